@@ -1,0 +1,45 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, UploadFile, status
+
+from campaign_dispatch.api.deps import PageDep, SessionDep
+from campaign_dispatch.api.pages import to_page
+from campaign_dispatch.repositories import customers as customers_repo
+from campaign_dispatch.schemas.common import Page
+from campaign_dispatch.schemas.customer import CustomerCreate, CustomerImportResult, CustomerRead
+from campaign_dispatch.services import customers
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CustomerRead)
+async def create_customer(body: CustomerCreate, session: SessionDep, response: Response) -> CustomerRead:
+    async with session.begin():
+        customer = await customers.create(session, body)
+    response.headers["Location"] = f"/customers/{customer.id}"
+    return CustomerRead.model_validate(customer)
+
+
+@router.get("", response_model=Page[CustomerRead])
+async def list_customers(
+    session: SessionDep,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=100, description="Search names, phone, location, product")] = None,
+) -> Page[CustomerRead]:
+    async with session.begin():
+        result = await customers_repo.list_page(session, page, q.strip() if q else None)
+    return to_page(result, CustomerRead.model_validate)
+
+
+@router.get("/{customer_id}", response_model=CustomerRead)
+async def get_customer(customer_id: int, session: SessionDep) -> CustomerRead:
+    async with session.begin():
+        return CustomerRead.model_validate(await customers.get(session, customer_id))
+
+
+@router.post("/import", response_model=CustomerImportResult)
+async def import_customers(file: UploadFile, session: SessionDep) -> CustomerImportResult:
+    """CSV with a header row: phone (required), first_name, last_name, location, preferred_product."""
+    content = await file.read()
+    async with session.begin():
+        return await customers.import_csv(session, content)

@@ -1,0 +1,47 @@
+"""The ASGI application: create_app() wires routes, errors and the process's runtime."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from campaign_dispatch.api import campaigns, customers, errors, health, templates
+from campaign_dispatch.api.limits import RequestLimits
+from campaign_dispatch.api.static import Dashboard, dashboard_available
+from campaign_dispatch.config import Settings, get_settings
+from campaign_dispatch.runtime import Runtime
+
+DESCRIPTION = """Create personalized SMS and WhatsApp campaigns, preview them for a customer,
+and send them through a queue to a (mock) provider. Every error uses the envelope
+`{"error": {"code": "UPPER_SNAKE", "message": "…", "details": [...]}}`."""
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            yield
+            return
+        app.state.runtime = Runtime.create(settings)
+        try:
+            yield
+        finally:
+            await app.state.runtime.close()
+
+    app = FastAPI(
+        title="Campaign Dispatch",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    errors.install(app)
+    for module in (campaigns, customers, templates, health):
+        app.include_router(module.router)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
+    if dashboard_available(settings.web_dist_dir):
+        app.add_middleware(Dashboard, dist=settings.web_dist_dir)
+    return app

@@ -1,0 +1,96 @@
+"""`campaign-dispatch serve | api | migrate | seed` (worker and scheduler join them)."""
+
+import asyncio
+import json
+
+import click
+import uvicorn
+
+from campaign_dispatch.config import Settings, get_settings
+from campaign_dispatch.db.migrate import upgrade
+from campaign_dispatch.logging_setup import configure_logging
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+    from campaign_dispatch.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        proxy_headers=False,
+    )
+    uvicorn.Server(config).run()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Campaign Dispatch: personalized SMS/WhatsApp campaigns."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default: HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Listen port (default: PORT or 8000).")
+@click.option("--no-migrate", is_flag=True, help="Do not apply migrations first.")
+def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
+    """Everything in one process: API, dashboard, relay, worker and scheduler."""
+    settings = _settings()
+    if not no_migrate:
+        upgrade(settings.database_url)
+    _serve(settings, host, port)
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default: HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Listen port (default: PORT or 8000).")
+def api(host: str | None, port: int | None) -> None:
+    """The HTTP API (and dashboard) only; run `migrate` first."""
+    _serve(_settings(), host, port)
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations (idempotent)."""
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--if-empty", is_flag=True, help="Only seed a database without customers.")
+def seed(if_empty: bool) -> None:
+    """Load sample customers and campaigns (idempotent)."""
+    settings = _settings()
+
+    async def run() -> dict[str, int]:
+        from sqlalchemy import func, select
+
+        from campaign_dispatch.models import Customer
+        from campaign_dispatch.runtime import Runtime
+        from campaign_dispatch.seed import seed as load
+
+        runtime = Runtime.create(settings)
+        try:
+            async with runtime.sessions() as session, session.begin():
+                if if_empty and (await session.scalar(select(func.count()).select_from(Customer))):
+                    return {"customers_created": 0, "campaigns_created": 0}
+                return await load(session)
+        finally:
+            await runtime.close()
+
+    click.echo(json.dumps(asyncio.run(run())))
+
+
+@main.command()
+def openapi() -> None:
+    """Print the OpenAPI document (the dashboard's client types are generated from it)."""
+    from campaign_dispatch.app import create_app
+
+    click.echo(json.dumps(create_app(get_settings()).openapi(), indent=2))

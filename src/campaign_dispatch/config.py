@@ -1,0 +1,62 @@
+"""Settings, read once from the environment (and a `.env` file) via get_settings()."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DEFAULT_WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./campaign_dispatch.db"
+    amqp_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: str | None = None
+    web_dist_dir: Path = _DEFAULT_WEB_DIST
+
+    mock_sender_failure_rate: float = Field(0.05, ge=0.0, le=1.0)
+    mock_sender_latency_ms: int = Field(0, ge=0)
+    mock_sender_seed: int | None = None
+
+    max_retries: int = Field(3, ge=0, le=20)
+    retry_base_delay_ms: int = Field(1000, ge=1)
+    worker_concurrency: int = Field(256, ge=1, le=10_000)
+    worker_batch_size: int = Field(200, ge=1, le=5_000)
+    lease_seconds: float = Field(60.0, gt=0)
+    requeue_after_seconds: float = Field(600.0, gt=0)
+    relay_batch_size: int = Field(2000, ge=1)
+    relay_interval_seconds: float = Field(0.2, gt=0)
+    scheduler_interval_seconds: float = Field(1.0, gt=0)
+
+    send_rate_limit_per_minute: int = Field(60, ge=0)
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_send_ids: int = 100_000
+
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    @field_validator("amqp_url", "api_keys", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def api_key_set(self) -> frozenset[str]:
+        if not self.api_keys:
+            return frozenset()
+        return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql", "postgres"))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,70 @@
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaign_dispatch.clock import utcnow
+from campaign_dispatch.models.base import Base, IdType, Timestamped
+from campaign_dispatch.models.campaign import _one_of
+
+MESSAGE_STATUSES = ("pending", "sending", "sent", "failed")
+FINAL_STATUSES = ("sent", "failed")
+
+
+class OutboundMessage(Timestamped, Base):
+    """One message to one customer; also the outbox row its queue job is published from.
+
+    `enqueued_at` is NULL while the job still has to be published; `available_at` says
+    from when (retries wait for their backoff); `lease_expires_at` bounds a worker's claim.
+    """
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id"),
+        CheckConstraint(_one_of("status", MESSAGE_STATUSES), name="status"),
+        CheckConstraint("retry_count >= 0", name="retry_count"),
+        # stats per campaign (GROUP BY status), completion check, ?status= filter by id
+        Index("ix_outbound_messages_campaign_status_id", "campaign_id", "status", "id"),
+        # GET /campaigns/{id}/messages, newest first
+        Index("ix_outbound_messages_campaign_id_id", "campaign_id", "id"),
+        # the outbox relay: due, unpublished work
+        Index(
+            "ix_outbound_messages_outbox",
+            "available_at",
+            "id",
+            postgresql_where=text("status = 'pending' AND enqueued_at IS NULL"),
+            sqlite_where=text("status = 'pending' AND enqueued_at IS NULL"),
+        ),
+        # recovery: published jobs that never came back, claims whose lease ran out
+        Index(
+            "ix_outbound_messages_in_flight",
+            "status",
+            "enqueued_at",
+            "lease_expires_at",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
+        ),
+        # GET /stats: messages finished today
+        Index("ix_outbound_messages_status_updated_at", "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    rendered_content: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime())
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime())

@@ -1,0 +1,72 @@
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campaign_dispatch.clock import utcnow
+from campaign_dispatch.models import Campaign, CampaignAudience, OutboundMessage
+from campaign_dispatch.repositories.id_lists import id_table
+from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
+
+
+async def get(session: AsyncSession, campaign_id: int) -> Campaign | None:
+    return await session.get(Campaign, campaign_id)
+
+
+async def add(session: AsyncSession, values: dict[str, Any]) -> Campaign:
+    campaign = Campaign(**values)
+    session.add(campaign)
+    await session.flush()
+    return campaign
+
+
+async def list_page(
+    session: AsyncSession, request: PageRequest, channel: str | None, status: str | None
+) -> PageResult:
+    query = select(Campaign)
+    if channel is not None:
+        query = query.where(Campaign.channel == channel)
+    if status is not None:
+        query = query.where(Campaign.status == status)
+    return await paginate(
+        session, query, Campaign.id, request, {"channel": channel, "status": status}
+    )
+
+
+async def message_stats(session: AsyncSession, campaign_id: int) -> dict[str, int]:
+    rows = await session.execute(
+        select(OutboundMessage.status, func.count())
+        .where(OutboundMessage.campaign_id == campaign_id)
+        .group_by(OutboundMessage.status)
+    )
+    return {status: count for status, count in rows.all()}
+
+
+async def set_audience(session: AsyncSession, campaign_id: int, customer_ids: Sequence[int]) -> None:
+    ids = id_table(session, customer_ids)
+    await session.execute(
+        insert(CampaignAudience).from_select(
+            ["campaign_id", "customer_id"], select(literal(campaign_id), ids.c.id)
+        )
+    )
+
+
+async def audience_size(session: AsyncSession, campaign_id: int) -> int:
+    count = await session.scalar(
+        select(func.count()).where(CampaignAudience.campaign_id == campaign_id)
+    )
+    return count or 0
+
+
+async def transition(
+    session: AsyncSession, campaign_id: int, from_statuses: Sequence[str], to_status: str
+) -> bool:
+    """Move a campaign between states atomically; False when it was not in `from_statuses`."""
+    result = await session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status.in_(from_statuses))
+        .values(status=to_status, updated_at=utcnow())
+        .returning(Campaign.id)
+    )
+    return result.scalar_one_or_none() is not None

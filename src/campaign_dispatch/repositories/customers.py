@@ -1,0 +1,60 @@
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campaign_dispatch.models import Customer
+from campaign_dispatch.repositories.id_lists import id_table
+from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
+
+
+async def get(session: AsyncSession, customer_id: int) -> Customer | None:
+    return await session.get(Customer, customer_id)
+
+
+async def add(session: AsyncSession, values: dict[str, Any]) -> Customer:
+    customer = Customer(**values)
+    session.add(customer)
+    await session.flush()
+    return customer
+
+
+async def list_page(session: AsyncSession, request: PageRequest, q: str | None) -> PageResult:
+    query = select(Customer)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Customer.first_name).like(pattern),
+                func.lower(Customer.last_name).like(pattern),
+                Customer.phone.like(pattern),
+                func.lower(Customer.location).like(pattern),
+                func.lower(Customer.preferred_product).like(pattern),
+            )
+        )
+    return await paginate(session, query, Customer.id, request, {"q": q})
+
+
+async def missing_ids(session: AsyncSession, ids: Sequence[int]) -> list[int]:
+    """The ids in `ids` that name no customer, ascending."""
+    wanted = id_table(session, ids)
+    query = (
+        select(wanted.c.id)
+        .outerjoin(Customer, Customer.id == wanted.c.id)
+        .where(Customer.id.is_(None))
+        .order_by(wanted.c.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def existing_phones(session: AsyncSession, phones: Sequence[str]) -> set[str]:
+    if not phones:
+        return set()
+    rows = await session.scalars(select(Customer.phone).where(Customer.phone.in_(phones)))
+    return set(rows.all())
+
+
+async def insert_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(Customer), list(rows))

@@ -1,0 +1,88 @@
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveInt
+
+from campaign_dispatch.schemas.common import ReadModel, UtcDateTime, WriteModel
+from campaign_dispatch.schemas.customer import CustomerRead
+
+Channel = Literal["sms", "whatsapp"]
+CampaignStatus = Literal["draft", "scheduled", "sending", "sent", "failed"]
+MessageStatus = Literal["pending", "sending", "sent", "failed"]
+CustomerIds = Annotated[list[PositiveInt], Field(min_length=1, max_length=100_000)]
+
+
+class CampaignCreate(WriteModel):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    channel: Channel
+    base_template: Annotated[str, Field(min_length=1)]
+    scheduled_at: UtcDateTime | None = None
+    customer_ids: CustomerIds | None = Field(
+        default=None, description="Audience, sent to automatically at scheduled_at"
+    )
+
+
+class CampaignSummary(ReadModel):
+    id: int
+    name: str
+    channel: Channel
+    status: CampaignStatus
+    scheduled_at: UtcDateTime | None
+    created_at: UtcDateTime
+
+
+class CampaignStats(ReadModel):
+    total: int = 0
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+
+
+class CampaignDetail(CampaignSummary):
+    base_template: str
+    updated_at: UtcDateTime
+    audience_size: int
+    stats: CampaignStats
+
+
+class SendRequest(WriteModel):
+    customer_ids: CustomerIds | None = Field(
+        default=None, description="Omit to send to the audience given at creation"
+    )
+
+
+class SendResponse(ReadModel):
+    campaign_id: int
+    messages_queued: int
+    status: CampaignStatus
+
+
+class PreviewRequest(WriteModel):
+    customer_id: PositiveInt
+    override_template: Annotated[str, Field(min_length=1)] | None = None
+
+
+class TemplatePreviewRequest(WriteModel):
+    template: Annotated[str, Field(min_length=1)]
+    customer_id: PositiveInt
+
+
+class PreviewResponse(ReadModel):
+    rendered_message: str
+    used_template: str
+    customer: CustomerRead
+    characters: int
+    encoding: Literal["GSM-7", "UCS-2"]
+    segments: int
+
+
+class MessageRead(ReadModel):
+    id: int
+    campaign_id: int
+    customer_id: int
+    status: MessageStatus
+    rendered_content: str | None
+    retry_count: int
+    last_error: str | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime

@@ -1,0 +1,53 @@
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campaign_dispatch.clock import utcnow
+from campaign_dispatch.errors import CampaignNotFound
+from campaign_dispatch.models import Campaign
+from campaign_dispatch.repositories import campaigns as repo
+from campaign_dispatch.schemas.campaign import CampaignCreate, CampaignDetail, CampaignStats
+from campaign_dispatch.schemas.common import to_naive_utc
+from campaign_dispatch.services.customers import require_existing
+from campaign_dispatch.services.templates import check_template
+
+
+async def get(session: AsyncSession, campaign_id: int) -> Campaign:
+    campaign = await repo.get(session, campaign_id)
+    if campaign is None:
+        raise CampaignNotFound(campaign_id)
+    return campaign
+
+
+async def create(session: AsyncSession, data: CampaignCreate) -> Campaign:
+    """A campaign starts as `draft`, or `scheduled` when `scheduled_at` lies in the future."""
+    check_template(data.base_template, "base_template")
+    scheduled_at = to_naive_utc(data.scheduled_at) if data.scheduled_at else None
+    audience = sorted(set(data.customer_ids or []))
+    if audience:
+        await require_existing(session, audience, "customer_ids")
+    status = "scheduled" if scheduled_at is not None and scheduled_at > utcnow() else "draft"
+    campaign = await repo.add(
+        session,
+        {
+            "name": data.name,
+            "channel": data.channel,
+            "base_template": data.base_template,
+            "scheduled_at": scheduled_at,
+            "status": status,
+        },
+    )
+    if audience:
+        await repo.set_audience(session, campaign.id, audience)
+    return campaign
+
+
+async def detail(session: AsyncSession, campaign_id: int) -> CampaignDetail:
+    campaign = await get(session, campaign_id)
+    counts = await repo.message_stats(session, campaign_id)
+    stats = CampaignStats(total=sum(counts.values()), **counts)
+    return CampaignDetail.model_validate(
+        {
+            **{k: getattr(campaign, k) for k in CampaignDetail.model_fields if hasattr(campaign, k)},
+            "audience_size": await repo.audience_size(session, campaign_id),
+            "stats": stats,
+        }
+    )

@@ -1,0 +1,107 @@
+// TanStack Query hooks: one per screen need, keys kept in one place.
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { api } from "./endpoints";
+import type {
+  CampaignCreate,
+  CampaignDetail,
+  CampaignListParams,
+  CustomerListParams,
+  MessageListParams,
+  SendRequest,
+} from "./types";
+
+export const queryKeys = {
+  campaigns: ["campaigns"] as const,
+  campaignList: (params: CampaignListParams) => ["campaigns", "list", params] as const,
+  campaign: (id: number) => ["campaigns", "detail", id] as const,
+  messages: (id: number, params: MessageListParams) => ["campaigns", "messages", id, params] as const,
+  customers: (params: CustomerListParams) => ["customers", params] as const,
+  templatePreview: (template: string, customerId: number) =>
+    ["template-preview", customerId, template] as const,
+  ready: ["ready"] as const,
+};
+
+/** How often to poll a campaign, by status: every second while sending. */
+export function campaignPollInterval(status: CampaignDetail["status"] | undefined): number | false {
+  if (status === "sending") return 1000;
+  if (status === "scheduled") return 5000;
+  return false;
+}
+
+export function useCampaigns(params: CampaignListParams) {
+  return useQuery({
+    queryKey: queryKeys.campaignList(params),
+    queryFn: ({ signal }) => api.listCampaigns(params, { signal }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useCampaign(id: number) {
+  return useQuery({
+    queryKey: queryKeys.campaign(id),
+    queryFn: ({ signal }) => api.getCampaign(id, { signal }),
+    refetchInterval: (query) => campaignPollInterval(query.state.data?.status),
+  });
+}
+
+export function useMessages(campaignId: number, params: MessageListParams, live: boolean) {
+  return useQuery({
+    queryKey: queryKeys.messages(campaignId, params),
+    queryFn: ({ signal }) => api.listMessages(campaignId, params, { signal }),
+    placeholderData: keepPreviousData,
+    refetchInterval: live ? 2000 : false,
+  });
+}
+
+export function useCustomers(params: CustomerListParams) {
+  return useQuery({
+    queryKey: queryKeys.customers(params),
+    queryFn: ({ signal }) => api.listCustomers(params, { signal }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useTemplatePreview(template: string, customerId: number | null) {
+  return useQuery({
+    queryKey: queryKeys.templatePreview(template, customerId ?? 0),
+    queryFn: ({ signal }) => api.previewTemplate({ template, customer_id: customerId ?? 0 }, { signal }),
+    enabled: customerId !== null && template.trim() !== "",
+    placeholderData: keepPreviousData,
+    retry: false,
+    staleTime: 60_000,
+  });
+}
+
+export function useReadiness() {
+  return useQuery({
+    queryKey: queryKeys.ready,
+    queryFn: ({ signal }) => api.ready({ signal }),
+    refetchInterval: 15_000,
+    retry: false,
+  });
+}
+
+export function useCreateCampaign() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (body: CampaignCreate) => api.createCampaign(body),
+    onSuccess: (campaign) => {
+      queryClient.setQueryData(queryKeys.campaign(campaign.id), campaign);
+      void queryClient.invalidateQueries({ queryKey: ["campaigns", "list"] });
+    },
+  });
+}
+
+export function useSendCampaign(campaignId: number, idempotencyKey: string) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (body: SendRequest) => api.sendCampaign(campaignId, body, idempotencyKey),
+    onSuccess: () => {
+      // Flip to "sending" right away so polling starts before the refetch lands.
+      queryClient.setQueryData<CampaignDetail>(queryKeys.campaign(campaignId), (old) =>
+        old ? { ...old, status: "sending" } : old,
+      );
+      void queryClient.invalidateQueries({ queryKey: queryKeys.campaigns });
+    },
+  });
+}

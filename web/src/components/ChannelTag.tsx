@@ -1,0 +1,6 @@
+import type { Channel } from "../api/types";
+import { CHANNEL_LABELS } from "../lib/format";
+
+export function ChannelTag({ channel }: { channel: Channel }) {
+  return <span className={`channel channel--${channel}`}>{CHANNEL_LABELS[channel] ?? channel}</span>;
+}

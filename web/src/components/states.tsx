@@ -1,0 +1,46 @@
+import type { ReactNode } from "react";
+import { ApiError, errorMessage } from "../api/client";
+
+export function ErrorState({
+  error,
+  onRetry,
+  title,
+}: {
+  error: unknown;
+  onRetry?: () => void;
+  title?: string;
+}) {
+  const network = error instanceof ApiError && error.isNetworkError;
+  const heading = title ?? (network ? "The API is unreachable" : "Something went wrong");
+  return (
+    <div className="state state--error" role="alert">
+      <p className="state__title">{heading}</p>
+      <p className="state__body">{errorMessage(error)}</p>
+      {onRetry && (
+        <button type="button" className="button" onClick={onRetry}>
+          Try again
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function EmptyState({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="state state--empty">
+      <p className="state__title">{title}</p>
+      {children && <div className="state__body">{children}</div>}
+    </div>
+  );
+}
+
+export function SkeletonRows({ rows = 5, label = "Loading" }: { rows?: number; label?: string }) {
+  return (
+    <div className="skeleton" role="status" aria-live="polite">
+      <span className="visually-hidden">{label}…</span>
+      {Array.from({ length: rows }, (_, i) => (
+        <div key={i} className="skeleton__row" aria-hidden="true" />
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,34 @@
+import { NavLink, Outlet } from "react-router";
+import { ApiKeyPrompt } from "./ApiKeyPrompt";
+import { ApiStatus } from "./ApiStatus";
+
+export function AppLayout() {
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <div className="topbar__inner">
+          <NavLink to="/" className="brand" end>
+            <span className="brand__mark" aria-hidden="true" />
+            Campaign Dispatch
+          </NavLink>
+          <nav className="topnav" aria-label="Main">
+            <NavLink to="/" end className="topnav__link">
+              Campaigns
+            </NavLink>
+            <NavLink to="/campaigns/new" className="topnav__link">
+              New campaign
+            </NavLink>
+          </nav>
+          <ApiStatus />
+        </div>
+      </header>
+      <ApiKeyPrompt />
+      <main id="main" className="page" tabIndex={-1}>
+        <Outlet />
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,35 @@
+import type { CampaignStatus, Channel, MessageStatus } from "../api/types";
+
+const dateTime = new Intl.DateTimeFormat(undefined, {
+  dateStyle: "medium",
+  timeStyle: "short",
+});
+
+export function formatDateTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : dateTime.format(date);
+}
+
+const number = new Intl.NumberFormat();
+export function formatNumber(n: number): string {
+  return number.format(n);
+}
+
+export const CHANNEL_LABELS: Record<Channel, string> = {
+  sms: "SMS",
+  whatsapp: "WhatsApp",
+};
+
+export const STATUS_LABELS: Record<CampaignStatus | MessageStatus, string> = {
+  draft: "Draft",
+  scheduled: "Scheduled",
+  sending: "Sending",
+  sent: "Sent",
+  failed: "Failed",
+  pending: "Pending",
+};
+
+export function pluralize(count: number, one: string, many = `${one}s`): string {
+  return `${formatNumber(count)} ${count === 1 ? one : many}`;
+}

@@ -1,0 +1,14 @@
+import type { PageRequest, Pagination } from "../api/types";
+
+/** Next page: follow the server's cursor (carries page + snapshot). */
+export function nextPage(p: Pagination): PageRequest | null {
+  return p.next_cursor ? { cursor: p.next_cursor } : null;
+}
+
+/** Previous page: page number pinned to the same snapshot, so rows don't shift. */
+export function prevPage(p: Pagination): PageRequest | null {
+  if (p.page <= 1) return null;
+  return p.snapshot_id === null
+    ? { page: p.page - 1 }
+    : { page: p.page - 1, snapshot_id: p.snapshot_id };
+}
