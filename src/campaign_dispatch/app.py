@@ -5,18 +5,27 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from campaign_dispatch.api import campaigns, customers, errors, health, templates
+from campaign_dispatch.api import campaigns, customers, dispatch, errors, health, templates
 from campaign_dispatch.api.limits import RequestLimits
 from campaign_dispatch.api.static import Dashboard, dashboard_available
 from campaign_dispatch.config import Settings, get_settings
-from campaign_dispatch.runtime import Runtime
+from campaign_dispatch.runtime import Role, Runtime
 
 DESCRIPTION = """Create personalized SMS and WhatsApp campaigns, preview them for a customer,
 and send them through a queue to a (mock) provider. Every error uses the envelope
 `{"error": {"code": "UPPER_SNAKE", "message": "…", "details": [...]}}`."""
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+    roles: frozenset[Role] = frozenset({Role.RELAY}),
+) -> FastAPI:
+    """The API; `roles` are the background services this process also runs.
+
+    Given a `runtime`, the caller owns it (tests); otherwise the lifespan creates,
+    starts and closes one.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -24,11 +33,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         if runtime is not None:
             yield
             return
-        app.state.runtime = Runtime.create(settings)
+        app.state.runtime = owned = Runtime.create(settings)
+        await owned.start(roles)
         try:
             yield
         finally:
-            await app.state.runtime.close()
+            await owned.close()
 
     app = FastAPI(
         title="Campaign Dispatch",
@@ -39,7 +49,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)
-    for module in (campaigns, customers, templates, health):
+    for module in (campaigns, dispatch, customers, templates, health):
         app.include_router(module.router)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     if dashboard_available(settings.web_dist_dir):

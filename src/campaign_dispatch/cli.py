@@ -1,7 +1,8 @@
-"""`campaign-dispatch serve | api | migrate | seed` (worker and scheduler join them)."""
+"""`campaign-dispatch serve | api | worker | scheduler | migrate | seed | openapi`."""
 
 import asyncio
 import json
+import signal
 
 import click
 import uvicorn
@@ -9,6 +10,7 @@ import uvicorn
 from campaign_dispatch.config import Settings, get_settings
 from campaign_dispatch.db.migrate import upgrade
 from campaign_dispatch.logging_setup import configure_logging
+from campaign_dispatch.runtime import Role
 
 
 def _settings() -> Settings:
@@ -17,11 +19,11 @@ def _settings() -> Settings:
     return settings
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
+def _serve(settings: Settings, host: str | None, port: int | None, roles: frozenset[Role]) -> None:
     from campaign_dispatch.app import create_app
 
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, roles=roles),
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,
@@ -44,15 +46,54 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
     settings = _settings()
     if not no_migrate:
         upgrade(settings.database_url)
-    _serve(settings, host, port)
+    _serve(settings, host, port, frozenset(Role))
 
 
 @main.command()
 @click.option("--host", default=None, help="Listen address (default: HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Listen port (default: PORT or 8000).")
 def api(host: str | None, port: int | None) -> None:
-    """The HTTP API (and dashboard) only; run `migrate` first."""
-    _serve(_settings(), host, port)
+    """The HTTP API (and dashboard) with the outbox relay; run `migrate` first.
+
+    Needs AMQP_URL: without a broker nothing would consume the jobs (use `serve`).
+    """
+    settings = _settings()
+    if not settings.amqp_url:
+        raise click.UsageError("`api` needs AMQP_URL; for the embedded mode use `serve`")
+    _serve(settings, host, port, frozenset({Role.RELAY}))
+
+
+def _run_background(roles: frozenset[Role]) -> None:
+    """Run background roles until SIGTERM/SIGINT, then drain and exit."""
+    settings = _settings()
+    if not settings.amqp_url:
+        raise click.UsageError("this process needs AMQP_URL; for the embedded mode use `serve`")
+
+    async def run() -> None:
+        from campaign_dispatch.runtime import Runtime
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        runtime = Runtime.create(settings)
+        await runtime.start(roles)
+        await stop.wait()
+        await runtime.close()
+
+    asyncio.run(run())
+
+
+@main.command()
+def worker() -> None:
+    """Consume send jobs (plus the outbox relay and recovery). Scale by running more."""
+    _run_background(frozenset({Role.WORKER, Role.RELAY, Role.RECOVERY}))
+
+
+@main.command()
+def scheduler() -> None:
+    """Release scheduled campaigns when due (plus relay and recovery). Safe to run several."""
+    _run_background(frozenset({Role.SCHEDULER, Role.RELAY, Role.RECOVERY}))
 
 
 @main.command()

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
             return frozenset()
         return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
 
+    def retry_delays_ms(self) -> list[int]:
+        """The longest wait before retry n (1-based): base * 2^(n-1)."""
+        return [self.retry_base_delay_ms * 2 ** (n - 1) for n in range(1, self.max_retries + 1)]
+
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgresql", "postgres"))

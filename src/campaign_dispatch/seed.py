@@ -10,18 +10,90 @@ from campaign_dispatch.models import Campaign, CampaignAudience, Customer, Outbo
 from campaign_dispatch.templating import render
 
 CUSTOMERS: list[dict[str, str | None]] = [
-    {"phone": "+254700000001", "first_name": "Alice", "last_name": "Wanjiru", "location": "Nairobi", "preferred_product": "Running Shoes"},  # noqa: E501
-    {"phone": "+254700000002", "first_name": "Brian", "last_name": "Otieno", "location": "Kisumu", "preferred_product": "Winter Jacket"},  # noqa: E501
-    {"phone": "+254700000003", "first_name": "Chloé", "last_name": "Mwangi", "location": "Mombasa", "preferred_product": "Sunglasses"},  # noqa: E501
-    {"phone": "+254700000004", "first_name": "David", "last_name": "Kamau", "location": "Nakuru", "preferred_product": "Backpack"},  # noqa: E501
-    {"phone": "+254700000005", "first_name": "Esther", "last_name": "Achieng", "location": "Eldoret", "preferred_product": "Yoga Mat"},  # noqa: E501
-    {"phone": "+254700000006", "first_name": "Farah", "last_name": None, "location": "Garissa", "preferred_product": "Running Shoes"},  # noqa: E501
-    {"phone": "+254700000007", "first_name": "George", "last_name": "Njoroge", "location": None, "preferred_product": "Winter Jacket"},  # noqa: E501
-    {"phone": "+254700000008", "first_name": None, "last_name": "Odhiambo", "location": "Thika", "preferred_product": "Headphones"},  # noqa: E501
-    {"phone": "+254700000009", "first_name": "Irene", "last_name": "Chebet", "location": "Kericho", "preferred_product": None},  # noqa: E501
-    {"phone": "+254700000010", "first_name": "James", "last_name": "Mutua", "location": "Machakos", "preferred_product": "Smart Watch"},  # noqa: E501
-    {"phone": "+254700000011", "first_name": "Khadija", "last_name": "Hassan", "location": "Lamu", "preferred_product": "Sandals"},  # noqa: E501
-    {"phone": "+254700000012", "first_name": None, "last_name": None, "location": None, "preferred_product": None},  # noqa: E501
+    {
+        "phone": "+254700000001",
+        "first_name": "Alice",
+        "last_name": "Wanjiru",
+        "location": "Nairobi",
+        "preferred_product": "Running Shoes",
+    },
+    {
+        "phone": "+254700000002",
+        "first_name": "Brian",
+        "last_name": "Otieno",
+        "location": "Kisumu",
+        "preferred_product": "Winter Jacket",
+    },
+    {
+        "phone": "+254700000003",
+        "first_name": "Chloé",
+        "last_name": "Mwangi",
+        "location": "Mombasa",
+        "preferred_product": "Sunglasses",
+    },
+    {
+        "phone": "+254700000004",
+        "first_name": "David",
+        "last_name": "Kamau",
+        "location": "Nakuru",
+        "preferred_product": "Backpack",
+    },
+    {
+        "phone": "+254700000005",
+        "first_name": "Esther",
+        "last_name": "Achieng",
+        "location": "Eldoret",
+        "preferred_product": "Yoga Mat",
+    },
+    {
+        "phone": "+254700000006",
+        "first_name": "Farah",
+        "last_name": None,
+        "location": "Garissa",
+        "preferred_product": "Running Shoes",
+    },
+    {
+        "phone": "+254700000007",
+        "first_name": "George",
+        "last_name": "Njoroge",
+        "location": None,
+        "preferred_product": "Winter Jacket",
+    },
+    {
+        "phone": "+254700000008",
+        "first_name": None,
+        "last_name": "Odhiambo",
+        "location": "Thika",
+        "preferred_product": "Headphones",
+    },
+    {
+        "phone": "+254700000009",
+        "first_name": "Irene",
+        "last_name": "Chebet",
+        "location": "Kericho",
+        "preferred_product": None,
+    },
+    {
+        "phone": "+254700000010",
+        "first_name": "James",
+        "last_name": "Mutua",
+        "location": "Machakos",
+        "preferred_product": "Smart Watch",
+    },
+    {
+        "phone": "+254700000011",
+        "first_name": "Khadija",
+        "last_name": "Hassan",
+        "location": "Lamu",
+        "preferred_product": "Sandals",
+    },
+    {
+        "phone": "+254700000012",
+        "first_name": None,
+        "last_name": None,
+        "location": None,
+        "preferred_product": None,
+    },
 ]
 
 WELCOME = "Hi {first_name|there}, welcome to our store in {location|your city}!"
@@ -29,17 +101,23 @@ SUMMER = "Hi {first_name}, check out {preferred_product|our new arrivals} in {lo
 WINTER = "Hello {first_name|friend}, the {preferred_product|new collection} is back in stock."
 
 
-async def seed(session: AsyncSession, scheduled_in: timedelta = timedelta(minutes=2)) -> dict[str, int]:
+async def seed(
+    session: AsyncSession, scheduled_in: timedelta = timedelta(minutes=2)
+) -> dict[str, int]:
     """Insert what is missing: customers by phone, campaigns by name."""
     now = utcnow()
     known_phones = set((await session.scalars(select(Customer.phone))).all())
     new_customers = [c for c in CUSTOMERS if c["phone"] not in known_phones]
     if new_customers:
-        await session.execute(insert(Customer), [{**c, "created_at": now, "updated_at": now} for c in new_customers])
+        await session.execute(
+            insert(Customer), [{**c, "created_at": now, "updated_at": now} for c in new_customers]
+        )
     seeded = list(
         (
             await session.scalars(
-                select(Customer).where(Customer.phone.in_([c["phone"] for c in CUSTOMERS])).order_by(Customer.id)
+                select(Customer)
+                .where(Customer.phone.in_([c["phone"] for c in CUSTOMERS]))
+                .order_by(Customer.id)
             )
         ).all()
     )
@@ -47,7 +125,9 @@ async def seed(session: AsyncSession, scheduled_in: timedelta = timedelta(minute
     created = 0
 
     if "Welcome Series" not in known_names:
-        session.add(Campaign(name="Welcome Series", channel="sms", status="draft", base_template=WELCOME))
+        session.add(
+            Campaign(name="Welcome Series", channel="sms", status="draft", base_template=WELCOME)
+        )
         created += 1
 
     if "Winter Jacket Launch" not in known_names:
@@ -61,18 +141,24 @@ async def seed(session: AsyncSession, scheduled_in: timedelta = timedelta(minute
         session.add(winter)
         await session.flush()
         await session.execute(
-            insert(CampaignAudience), [{"campaign_id": winter.id, "customer_id": c.id} for c in seeded]
+            insert(CampaignAudience),
+            [{"campaign_id": winter.id, "customer_id": c.id} for c in seeded],
         )
         created += 1
 
     if "Summer Sale 2025" not in known_names:
-        summer = Campaign(name="Summer Sale 2025", channel="sms", status="sent", base_template=SUMMER)
+        summer = Campaign(
+            name="Summer Sale 2025", channel="sms", status="sent", base_template=SUMMER
+        )
         session.add(summer)
         await session.flush()
         messages = []
         for index, customer in enumerate(seeded[:10]):
             failed = index == 9
-            values = {f: getattr(customer, f) for f in ("first_name", "last_name", "phone", "location", "preferred_product")}  # noqa: E501
+            values = {
+                f: getattr(customer, f)
+                for f in ("first_name", "last_name", "phone", "location", "preferred_product")
+            }
             messages.append(
                 {
                     "campaign_id": summer.id,
@@ -92,4 +178,8 @@ async def seed(session: AsyncSession, scheduled_in: timedelta = timedelta(minute
 
     await session.flush()
     total = await session.scalar(select(func.count()).select_from(Customer)) or 0
-    return {"customers_created": len(new_customers), "campaigns_created": created, "customers_total": total}
+    return {
+        "customers_created": len(new_customers),
+        "campaigns_created": created,
+        "customers_total": total,
+    }

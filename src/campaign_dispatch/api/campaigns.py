@@ -60,8 +60,12 @@ async def personalized_preview(
         campaign = await campaigns.get(session, campaign_id)
         customer = await customers.get(session, body.customer_id)
     field = "override_template" if body.override_template is not None else "base_template"
-    template = body.override_template if body.override_template is not None else campaign.base_template
-    return await templates.preview(runtime.personalizer, template, customer, campaign.channel, field)
+    template = (
+        body.override_template if body.override_template is not None else campaign.base_template
+    )
+    return await templates.preview(
+        runtime.personalizer, template, customer, campaign.channel, field
+    )
 
 
 @router.get("/{campaign_id}/messages", response_model=Page[MessageRead])

@@ -13,7 +13,9 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CustomerRead)
-async def create_customer(body: CustomerCreate, session: SessionDep, response: Response) -> CustomerRead:
+async def create_customer(
+    body: CustomerCreate, session: SessionDep, response: Response
+) -> CustomerRead:
     async with session.begin():
         customer = await customers.create(session, body)
     response.headers["Location"] = f"/customers/{customer.id}"
@@ -24,7 +26,9 @@ async def create_customer(body: CustomerCreate, session: SessionDep, response: R
 async def list_customers(
     session: SessionDep,
     page: PageDep,
-    q: Annotated[str | None, Query(max_length=100, description="Search names, phone, location, product")] = None,
+    q: Annotated[
+        str | None, Query(max_length=100, description="Search names, phone, location, product")
+    ] = None,
 ) -> Page[CustomerRead]:
     async with session.begin():
         result = await customers_repo.list_page(session, page, q.strip() if q else None)
@@ -39,7 +43,8 @@ async def get_customer(customer_id: int, session: SessionDep) -> CustomerRead:
 
 @router.post("/import", response_model=CustomerImportResult)
 async def import_customers(file: UploadFile, session: SessionDep) -> CustomerImportResult:
-    """CSV with a header row: phone (required), first_name, last_name, location, preferred_product."""
+    """CSV with a header row: phone (required), first_name, last_name, location,
+    preferred_product. Bad rows are reported by row number; duplicate phones are skipped."""
     content = await file.read()
     async with session.begin():
         return await customers.import_csv(session, content)

@@ -13,7 +13,9 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-async def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> AsyncIterator[AsyncSession]:
+async def get_session(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> AsyncIterator[AsyncSession]:
     async with runtime.sessions() as session:
         yield session
 

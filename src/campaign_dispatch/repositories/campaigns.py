@@ -8,9 +8,12 @@ from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import Campaign, CampaignAudience, OutboundMessage
 from campaign_dispatch.repositories.id_lists import id_table
 from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
+from campaign_dispatch.schemas.common import MAX_ID
 
 
 async def get(session: AsyncSession, campaign_id: int) -> Campaign | None:
+    if not 0 < campaign_id <= MAX_ID:
+        return None
     return await session.get(Campaign, campaign_id)
 
 
@@ -43,7 +46,9 @@ async def message_stats(session: AsyncSession, campaign_id: int) -> dict[str, in
     return {status: count for status, count in rows.all()}
 
 
-async def set_audience(session: AsyncSession, campaign_id: int, customer_ids: Sequence[int]) -> None:
+async def set_audience(
+    session: AsyncSession, campaign_id: int, customer_ids: Sequence[int]
+) -> None:
     ids = id_table(session, customer_ids)
     await session.execute(
         insert(CampaignAudience).from_select(

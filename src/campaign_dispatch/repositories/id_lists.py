@@ -7,7 +7,7 @@ statement instead of a row-at-a-time loop or a giant `IN (…)` list.
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import BigInteger, Subquery, bindparam, func, select
+from sqlalchemy import BigInteger, BindParameter, Subquery, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,6 @@ def id_table(session: AsyncSession, ids: Sequence[int], name: str = "ids") -> Su
         array = bindparam(f"{name}_array", list(ids), type_=ARRAY(BigInteger()))
         unnested = func.unnest(array).table_valued("id").render_derived(name=f"{name}_fn")
         return select(unnested.c.id).subquery(name)
-    json_array = bindparam(f"{name}_json", json.dumps(list(ids)))
+    json_array: BindParameter[str] = bindparam(f"{name}_json", json.dumps(list(ids)))
     each = func.json_each(json_array).table_valued("value")
     return select(each.c.value.label("id")).subquery(name)

@@ -13,5 +13,10 @@ async def list_page(
     if status is not None:
         query = query.where(OutboundMessage.status == status)
     return await paginate(
-        session, query, OutboundMessage.id, request, {"status": status}, scope=in_campaign
+        session,
+        query,
+        OutboundMessage.id,
+        request,
+        {"campaign_id": campaign_id, "status": status},
+        scope=in_campaign,
     )

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from campaign_dispatch.errors import ValidationFailed
+from campaign_dispatch.schemas.common import MAX_ID
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,13 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
             snapshot, after, page, total, filters = raw.split(".")
-            return cls(int(snapshot), int(after), int(page), int(total), filters)
+            cursor = cls(int(snapshot), int(after), int(page), int(total), filters)
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise _invalid_cursor("is not a cursor this API issued") from None
+        numbers = (cursor.snapshot_id, cursor.after_id, cursor.page, cursor.total_count)
+        if cursor.page < 2 or not all(0 <= n <= MAX_ID for n in numbers):
+            raise _invalid_cursor("is not a cursor this API issued")
+        return cursor
 
 
 @dataclass(frozen=True)
@@ -73,8 +78,8 @@ def _invalid_cursor(why: str) -> ValidationFailed:
     )
 
 
-def _fingerprint(filters: dict[str, object]) -> str:
-    text = repr(sorted((k, v) for k, v in filters.items() if v is not None))
+def _fingerprint(listing: str, filters: dict[str, object]) -> str:
+    text = listing + repr(sorted((k, v) for k, v in filters.items() if v is not None))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -91,7 +96,7 @@ async def paginate(
     `scope` narrows the snapshot's max-id lookup (e.g. one campaign's messages); any id
     above the true max is harmless, so the unfiltered table max is a valid bound too.
     """
-    fingerprint = _fingerprint(filters)
+    fingerprint = _fingerprint(str(id_column), filters)
     cursor = Cursor.decode(request.cursor) if request.cursor else None
     if cursor is not None and cursor.filters != fingerprint:
         raise _invalid_cursor("was issued for other filters")
@@ -101,15 +106,18 @@ async def paginate(
     else:
         page = request.page
         if request.snapshot_id is not None:
-            snapshot = request.snapshot_id
+            snapshot = min(request.snapshot_id, MAX_ID)
         else:
             max_query = select(func.max(id_column))
             if scope is not None:
                 max_query = max_query.where(scope)
             snapshot = (await session.scalar(max_query)) or 0
-        total = await session.scalar(
-            select(func.count()).select_from(query.where(id_column <= snapshot).subquery())
-        ) or 0
+        total = (
+            await session.scalar(
+                select(func.count()).select_from(query.where(id_column <= snapshot).subquery())
+            )
+            or 0
+        )
 
     rows_query = query.where(id_column <= snapshot).order_by(id_column.desc())
     if cursor is not None:

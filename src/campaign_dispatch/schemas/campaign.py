@@ -1,14 +1,14 @@
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
-from campaign_dispatch.schemas.common import ReadModel, UtcDateTime, WriteModel
+from campaign_dispatch.schemas.common import Id, ReadModel, UtcDateTime, WriteModel
 from campaign_dispatch.schemas.customer import CustomerRead
 
 Channel = Literal["sms", "whatsapp"]
 CampaignStatus = Literal["draft", "scheduled", "sending", "sent", "failed"]
 MessageStatus = Literal["pending", "sending", "sent", "failed"]
-CustomerIds = Annotated[list[PositiveInt], Field(min_length=1, max_length=100_000)]
+CustomerIds = Annotated[list[Id], Field(min_length=1, max_length=100_000)]
 
 
 class CampaignCreate(WriteModel):
@@ -58,13 +58,13 @@ class SendResponse(ReadModel):
 
 
 class PreviewRequest(WriteModel):
-    customer_id: PositiveInt
+    customer_id: Id
     override_template: Annotated[str, Field(min_length=1)] | None = None
 
 
 class TemplatePreviewRequest(WriteModel):
     template: Annotated[str, Field(min_length=1)]
-    customer_id: PositiveInt
+    customer_id: Id
 
 
 class PreviewResponse(ReadModel):

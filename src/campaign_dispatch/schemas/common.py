@@ -1,7 +1,11 @@
 from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+# Ids are 64-bit integers on both backends; a larger one would overflow the driver (a 500).
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Field(gt=0, le=MAX_ID)]
 
 
 def _to_utc_z(value: datetime) -> str:

@@ -46,7 +46,9 @@ async def detail(session: AsyncSession, campaign_id: int) -> CampaignDetail:
     stats = CampaignStats(total=sum(counts.values()), **counts)
     return CampaignDetail.model_validate(
         {
-            **{k: getattr(campaign, k) for k in CampaignDetail.model_fields if hasattr(campaign, k)},
+            **{
+                k: getattr(campaign, k) for k in CampaignDetail.model_fields if hasattr(campaign, k)
+            },
             "audience_size": await repo.audience_size(session, campaign_id),
             "stats": stats,
         }

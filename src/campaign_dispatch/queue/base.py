@@ -1,0 +1,74 @@
+"""What the pipeline needs from a queue; RabbitMQ and the in-process queue provide it."""
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+SEND_QUEUE = "campaign_sends"
+DEAD_LETTER_QUEUE = "campaign_sends.dlq"
+
+
+class QueueUnavailable(Exception):
+    """The broker cannot take or give messages right now; the caller retries later."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One send attempt: the message's id and the retry_count it was published for.
+
+    The attempt lets a worker recognise a stale duplicate (an earlier attempt's job
+    delivered again) without letting it skip a retry's backoff.
+    """
+
+    message_id: int
+    attempt: int
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {"outbound_message_id": self.message_id, "attempt": self.attempt}
+        ).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> "Job":
+        try:
+            data = json.loads(body)
+            message_id, attempt = data["outbound_message_id"], data.get("attempt", 0)
+        except (ValueError, TypeError, KeyError):
+            raise ValueError(f"not a job: {body[:100]!r}") from None
+        if not (isinstance(message_id, int) and isinstance(attempt, int)) or message_id < 1:
+            raise ValueError(f"not a job: {body[:100]!r}")
+        return cls(message_id, attempt)
+
+
+class Delivery(Protocol):
+    @property
+    def body(self) -> bytes: ...
+
+    async def ack(self) -> None: ...
+
+    async def release(self) -> None:
+        """Give an unprocessed job back to the queue (used only when shutting down)."""
+
+
+DeliveryCallback = Callable[[Delivery], None]
+
+
+class JobQueue(Protocol):
+    async def connect(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ready(self) -> bool: ...
+
+    async def publish(self, jobs: Sequence[Job]) -> None:
+        """Publish durably; returns once the broker has confirmed every job."""
+
+    async def publish_retry(self, job: Job, delay_seconds: float) -> None:
+        """Deliver `job` to the send queue again after `delay_seconds`."""
+
+    async def dead_letter(self, body: bytes, reason: str) -> None: ...
+
+    async def start_consuming(self, on_delivery: DeliveryCallback, prefetch: int) -> None: ...
+
+    async def stop_consuming(self) -> None: ...

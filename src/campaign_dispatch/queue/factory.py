@@ -1,0 +1,11 @@
+from campaign_dispatch.config import Settings
+from campaign_dispatch.queue.base import JobQueue
+from campaign_dispatch.queue.memory import InProcessQueue
+
+
+def create_queue(settings: Settings) -> JobQueue:
+    if settings.amqp_url:
+        from campaign_dispatch.queue.rabbitmq import RabbitQueue
+
+        return RabbitQueue(settings.amqp_url, retry_delays_ms=settings.retry_delays_ms())
+    return InProcessQueue()

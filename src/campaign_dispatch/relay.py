@@ -1,0 +1,72 @@
+"""The transactional outbox relay: publishes committed messages that are due and unpublished.
+
+A message row is its own outbox entry (`enqueued_at IS NULL`). The relay locks a batch
+(SKIP LOCKED, so several relays share the work), publishes it with confirms, marks it
+published and commits. If the broker is down nothing is marked and the batch is tried
+again later: the send endpoint never waits for the broker, and nothing is lost.
+"""
+
+import asyncio
+import contextlib
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from campaign_dispatch import metrics
+from campaign_dispatch.clock import utcnow
+from campaign_dispatch.queue import JobQueue, QueueUnavailable
+from campaign_dispatch.repositories import pipeline
+
+log = structlog.get_logger(__name__)
+
+
+class Relay:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        queue: JobQueue,
+        batch_size: int = 2000,
+        interval: float = 0.2,
+    ) -> None:
+        self.sessions = sessions
+        self.queue = queue
+        self.batch_size = batch_size
+        self.interval = interval
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Publish now rather than at the next poll (called after a send commits)."""
+        self._wake.set()
+
+    async def publish_due(self) -> int:
+        async with self.sessions() as session, session.begin():
+            jobs = await pipeline.take_due(session, utcnow(), self.batch_size)
+            if not jobs:
+                return 0
+            await self.queue.publish(jobs)
+            await pipeline.mark_enqueued(session, [j.message_id for j in jobs], utcnow())
+        metrics.JOBS_PUBLISHED.inc(len(jobs))
+        return len(jobs)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        delay = self.interval
+        while not stop.is_set():
+            try:
+                published = await self.publish_due()
+                delay = self.interval
+            except QueueUnavailable as exc:
+                log.warning(
+                    "broker unavailable; outbox kept for later", error=str(exc), retry_in_s=delay
+                )
+                published, delay = 0, min(max(delay, 0.5) * 2, 10)
+            except Exception:
+                log.exception("outbox relay failed; retrying", retry_in_s=delay)
+                published, delay = 0, min(max(delay, 0.5) * 2, 10)
+            if published >= self.batch_size:
+                continue
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()

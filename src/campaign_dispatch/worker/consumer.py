@@ -1,0 +1,85 @@
+"""The worker loop: bounded concurrency over batches, and a clean drain on shutdown."""
+
+import asyncio
+import contextlib
+
+import structlog
+
+from campaign_dispatch.queue import Delivery, JobQueue
+from campaign_dispatch.worker.processor import BatchProcessor
+
+log = structlog.get_logger(__name__)
+
+_STOP = None
+
+
+class Worker:
+    def __init__(
+        self, queue: JobQueue, processor: BatchProcessor, concurrency: int, batch_size: int
+    ):
+        self.queue = queue
+        self.processor = processor
+        self.batch_size = max(1, min(batch_size, concurrency))
+        self.lanes = max(1, -(-concurrency // self.batch_size))
+        self.prefetch = self.lanes * self.batch_size + self.batch_size
+        self._inbox: asyncio.Queue[Delivery | None] = asyncio.Queue()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set, then finish what was fetched and return."""
+        await self._start_consuming(stop)
+        lanes = [
+            asyncio.create_task(self._lane(), name=f"worker-lane-{i}") for i in range(self.lanes)
+        ]
+        log.info(
+            "worker started", lanes=self.lanes, batch_size=self.batch_size, prefetch=self.prefetch
+        )
+        await stop.wait()
+        with contextlib.suppress(Exception):
+            await self.queue.stop_consuming()
+        for _ in lanes:
+            self._inbox.put_nowait(_STOP)
+        await asyncio.gather(*lanes, return_exceptions=True)
+        log.info("worker stopped")
+
+    async def _start_consuming(self, stop: asyncio.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                await self.queue.start_consuming(self._inbox.put_nowait, self.prefetch)
+                return
+            except Exception as exc:
+                log.warning("queue not available to consume; retrying", error=str(exc), in_s=delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, 10)
+
+    async def _lane(self) -> None:
+        pause = 0.5
+        while True:
+            first = await self._inbox.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            stopping = False
+            while len(batch) < self.batch_size and not self._inbox.empty():
+                item = self._inbox.get_nowait()
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+            try:
+                await self.processor.process(batch)
+                pause = 0.5
+            except Exception:
+                # The database (most likely) is failing: hand the batch back and pause
+                # this lane instead of spinning; leases recover anything half-done.
+                log.exception(
+                    "batch failed; released for redelivery", size=len(batch), pause_s=pause
+                )
+                for delivery in batch:
+                    with contextlib.suppress(Exception):
+                        await delivery.release()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30)
+            if stopping:
+                return

@@ -1,0 +1,180 @@
+"""One batch of jobs: claim in the database, render, send, record, then acknowledge.
+
+Acks come only after the outcome is committed. A job whose message is unknown, final,
+or already past that attempt is acknowledged and ignored, never retried.
+"""
+
+import asyncio
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from campaign_dispatch import metrics
+from campaign_dispatch.clock import utcnow
+from campaign_dispatch.config import Settings
+from campaign_dispatch.queue import Delivery, Job, JobQueue, QueueUnavailable
+from campaign_dispatch.repositories import pipeline
+from campaign_dispatch.repositories.pipeline import Claimed, Outcome
+from campaign_dispatch.templating import Personalizer, TemplateError
+from campaign_dispatch.worker.retry import backoff_seconds
+from campaign_dispatch.worker.sender import Sender, SendError
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class _Attempt:
+    claim: Claimed
+    rendered: str | None = None
+    error: str | None = None
+    retryable: bool = True
+
+
+@dataclass
+class BatchProcessor:
+    sessions: async_sessionmaker[AsyncSession]
+    queue: JobQueue
+    sender: Sender
+    personalizer: Personalizer
+    settings: Settings
+    rng: random.Random = field(default_factory=random.Random)
+    _templates: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    async def process(self, deliveries: Sequence[Delivery]) -> None:
+        jobs: dict[int, tuple[Job, Delivery]] = {}
+        ignored: list[Delivery] = []
+        for delivery in deliveries:
+            try:
+                job = Job.decode(delivery.body)
+            except ValueError as exc:
+                await self._dead_letter(delivery.body, f"malformed job: {exc}")
+                ignored.append(delivery)
+                continue
+            if job.message_id in jobs:  # the same job twice in one batch
+                ignored.append(delivery)
+            else:
+                jobs[job.message_id] = (job, delivery)
+
+        attempts, customers = await self._claim([job for job, _ in jobs.values()])
+        claimed_ids = {a.claim.message_id for a in attempts}
+        ignored += [d for mid, (_, d) in jobs.items() if mid not in claimed_ids]
+        if len(claimed_ids) < len(jobs):
+            log.debug("ignored stale jobs", count=len(jobs) - len(claimed_ids))
+
+        metrics.IN_FLIGHT.inc(len(attempts))
+        try:
+            await asyncio.gather(*(self._attempt(a, customers) for a in attempts))
+        finally:
+            metrics.IN_FLIGHT.dec(len(attempts))
+        await self._record(attempts)
+        for delivery in [*ignored, *(jobs[a.claim.message_id][1] for a in attempts)]:
+            await delivery.ack()
+
+    async def _claim(
+        self, jobs: list[Job]
+    ) -> tuple[list[_Attempt], dict[int, dict[str, object | None]]]:
+        if not jobs:
+            return [], {}
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        async with self.sessions() as session, session.begin():
+            claims = await pipeline.claim(session, jobs, utcnow(), lease)
+            if not claims:
+                return [], {}
+            customers = await pipeline.customer_values(session, [c.customer_id for c in claims])
+            missing = [c.campaign_id for c in claims if c.campaign_id not in self._templates]
+            if missing:
+                if len(self._templates) > 10_000:
+                    self._templates.clear()
+                self._templates.update(await pipeline.campaign_templates(session, missing))
+        return [_Attempt(c) for c in claims], customers
+
+    async def _attempt(
+        self, attempt: _Attempt, customers: dict[int, dict[str, object | None]]
+    ) -> None:
+        claim = attempt.claim
+        template, channel = self._templates[claim.campaign_id]
+        values = customers[claim.customer_id]
+        try:
+            attempt.rendered = await self.personalizer.personalize(
+                template, values, channel=channel
+            )
+        except TemplateError as exc:  # cannot get better by retrying
+            attempt.error, attempt.retryable = f"template error: {exc}", False
+            return
+        with metrics.SEND_ATTEMPT_SECONDS.time():
+            try:
+                await self.sender.send(
+                    message_id=claim.message_id,
+                    channel=channel,
+                    phone=str(values["phone"]),
+                    text=attempt.rendered,
+                )
+            except SendError as exc:
+                attempt.error = str(exc) or type(exc).__name__
+            except Exception as exc:
+                log.exception("sender raised unexpectedly", message_id=claim.message_id)
+                attempt.error = f"unexpected sender error: {exc!r}"
+
+    async def _record(self, attempts: list[_Attempt]) -> None:
+        if not attempts:
+            return
+        now = utcnow()
+        outcomes: list[Outcome] = []
+        retries: list[tuple[Job, float]] = []
+        for a in attempts:
+            retry_at = None
+            if (
+                a.error is not None
+                and a.retryable
+                and a.claim.retry_count < self.settings.max_retries
+            ):
+                retry_number = a.claim.retry_count + 1
+                delay = backoff_seconds(retry_number, self.settings.retry_base_delay_ms, self.rng)
+                retry_at = now + timedelta(seconds=delay)
+                retries.append((Job(a.claim.message_id, retry_number), delay))
+            outcomes.append(Outcome(a.claim.message_id, a.rendered, a.error, retry_at))
+        async with self.sessions() as session, session.begin():
+            await pipeline.record_outcomes(session, outcomes, now)
+
+        final = [o for o in outcomes if o.retry_at is None]
+        metrics.MESSAGES_SENT.inc(sum(o.error is None for o in final))
+        metrics.MESSAGES_FAILED.inc(sum(o.error is not None for o in final))
+        metrics.MESSAGES_RETRIED.inc(len(retries))
+        await self._schedule_retries(retries)
+        for o in final:
+            if o.error is not None:
+                reason = f"failed after {self.settings.max_retries} retries: {o.error}"
+                await self._dead_letter(
+                    Job(o.message_id, self.settings.max_retries).encode(), reason
+                )
+        if final:
+            by_id = {a.claim.message_id: a.claim.campaign_id for a in attempts}
+            campaigns = sorted({by_id[o.message_id] for o in final})
+            async with self.sessions() as session, session.begin():
+                done = await pipeline.complete_campaigns(session, campaigns, utcnow())
+            for campaign_id in done:
+                log.info("campaign finished", campaign_id=campaign_id)
+
+    async def _schedule_retries(self, retries: list[tuple[Job, float]]) -> None:
+        """Hand retries to the delay queues; any not handed over, the relay publishes when due."""
+        published: list[int] = []
+        for job, delay in retries:
+            try:
+                await self.queue.publish_retry(job, delay)
+            except QueueUnavailable as exc:
+                log.warning("retry left to the outbox", message_id=job.message_id, error=str(exc))
+                break
+            published.append(job.message_id)
+        if published:
+            async with self.sessions() as session, session.begin():
+                await pipeline.mark_enqueued(session, published, utcnow())
+
+    async def _dead_letter(self, body: bytes, reason: str) -> None:
+        try:
+            await self.queue.dead_letter(body, reason)
+        except QueueUnavailable as exc:  # the database already holds the outcome
+            log.warning("dead-letter copy not published", reason=reason, error=str(exc))
