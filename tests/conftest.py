@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 from campaign_dispatch.app import create_app
 from campaign_dispatch.config import Settings
+from campaign_dispatch.db import create_engine
 from campaign_dispatch.db.migrate import upgrade
 from campaign_dispatch.runtime import Runtime
 from tests.services import POSTGRES_URL, require
@@ -40,8 +41,12 @@ def _create_postgres_database() -> tuple[str, Callable[[], None]]:
     return admin.set(database=name).render_as_string(hide_password=False), drop
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A freshly migrated database per backend for the whole run."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
@@ -58,9 +63,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+async def clean_database(database_url: str) -> AsyncIterator[str]:
+    """Each test starts and leaves the shared database empty."""
+    yield database_url
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+                )
+            else:
+                for table in TABLES:
+                    await connection.execute(text(f"DELETE FROM {table}"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def settings(clean_database: str, tmp_path: Path) -> Settings:
     return Settings(
-        database_url=database_url,
+        database_url=clean_database,
         amqp_url=None,
         api_keys=None,
         web_dist_dir=tmp_path / "no-dashboard",
@@ -76,12 +99,6 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     try:
         yield runtime
     finally:
-        async with runtime.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                await connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-            else:
-                for table in TABLES:
-                    await connection.execute(text(f"DELETE FROM {table}"))
         await runtime.close()
 
 

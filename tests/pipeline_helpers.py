@@ -24,6 +24,8 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0)
 async def messages(runtime: Runtime, campaign_id: int) -> list[OutboundMessage]:
     async with runtime.sessions() as session:
         rows = await session.scalars(
-            select(OutboundMessage).where(OutboundMessage.campaign_id == campaign_id).order_by(OutboundMessage.id)
+            select(OutboundMessage)
+            .where(OutboundMessage.campaign_id == campaign_id)
+            .order_by(OutboundMessage.id)
         )
         return list(rows.all())

@@ -135,3 +135,7 @@ def openapi() -> None:
     from campaign_dispatch.app import create_app
 
     click.echo(json.dumps(create_app(get_settings()).openapi(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

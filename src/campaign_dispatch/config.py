@@ -15,6 +15,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./campaign_dispatch.db"
     amqp_url: str | None = None
+    queue_name: str = Field("campaign_sends", pattern=r"^[A-Za-z0-9_.\-]{1,200}$")
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: str | None = None

@@ -7,7 +7,9 @@ import pytest
 from tests.pipeline_helpers import messages
 
 
-async def test_send_queues_one_pending_message_per_customer(client, runtime, make_customer, make_campaign):
+async def test_send_queues_one_pending_message_per_customer(
+    client, runtime, make_customer, make_campaign
+):
     customers = [await make_customer(first_name=f"C{i}") for i in range(3)]
     campaign = await make_campaign()
     ids = [c["id"] for c in customers]
@@ -15,7 +17,11 @@ async def test_send_queues_one_pending_message_per_customer(client, runtime, mak
     response = await client.post(f"/campaigns/{campaign['id']}/send", json={"customer_ids": ids})
 
     assert response.status_code == 202
-    assert response.json() == {"campaign_id": campaign["id"], "messages_queued": 3, "status": "sending"}
+    assert response.json() == {
+        "campaign_id": campaign["id"],
+        "messages_queued": 3,
+        "status": "sending",
+    }
     rows = await messages(runtime, campaign["id"])
     assert sorted(m.customer_id for m in rows) == sorted(ids)
     assert {m.status for m in rows} == {"pending"}
@@ -36,7 +42,9 @@ async def test_duplicate_ids_are_sent_once(client, runtime, make_customer, make_
     assert len(await messages(runtime, campaign["id"])) == 1
 
 
-async def test_unknown_customers_reject_the_whole_send(client, runtime, make_customer, make_campaign):
+async def test_unknown_customers_reject_the_whole_send(
+    client, runtime, make_customer, make_campaign
+):
     customer = await make_customer()
     campaign = await make_campaign()
     response = await client.post(
@@ -52,8 +60,14 @@ async def test_unknown_customers_reject_the_whole_send(client, runtime, make_cus
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"customer_ids": []}, {"customer_ids": [0]}, {"customer_ids": [-1]}, {"customer_ids": ["x"]},
-     {"customer_ids": [1], "extra": 1}],
+    [
+        {},
+        {"customer_ids": []},
+        {"customer_ids": [0]},
+        {"customer_ids": [-1]},
+        {"customer_ids": ["x"]},
+        {"customer_ids": [1], "extra": 1},
+    ],
 )
 async def test_invalid_send_bodies_are_422(client, make_campaign, body):
     campaign = await make_campaign()
@@ -78,7 +92,9 @@ async def test_unknown_campaign_is_404(client, make_customer):
     assert response.json()["error"]["code"] == "CAMPAIGN_NOT_FOUND"
 
 
-async def test_second_send_is_409_and_creates_nothing(client, runtime, make_customer, make_campaign):
+async def test_second_send_is_409_and_creates_nothing(
+    client, runtime, make_customer, make_campaign
+):
     first, second = await make_customer(), await make_customer()
     campaign = await make_campaign()
     url = f"/campaigns/{campaign['id']}/send"
@@ -95,11 +111,15 @@ async def test_scheduled_campaign_can_be_sent_at_once(client, make_customer, mak
     customer = await make_customer()
     campaign = await make_campaign(scheduled_at="2999-01-01T00:00:00Z")
     assert campaign["status"] == "scheduled"
-    response = await client.post(f"/campaigns/{campaign['id']}/send", json={"customer_ids": [customer["id"]]})
+    response = await client.post(
+        f"/campaigns/{campaign['id']}/send", json={"customer_ids": [customer["id"]]}
+    )
     assert response.status_code == 202
 
 
-async def test_send_without_ids_uses_the_stored_audience(client, runtime, make_customer, make_campaign):
+async def test_send_without_ids_uses_the_stored_audience(
+    client, runtime, make_customer, make_campaign
+):
     audience = [await make_customer(), await make_customer()]
     campaign = await make_campaign(customer_ids=[c["id"] for c in audience])
     response = await client.post(f"/campaigns/{campaign['id']}/send", json={})
@@ -110,7 +130,9 @@ async def test_send_without_ids_uses_the_stored_audience(client, runtime, make_c
     assert response.status_code == 422
 
 
-async def test_idempotency_key_replays_the_first_response(client, runtime, make_customer, make_campaign):
+async def test_idempotency_key_replays_the_first_response(
+    client, runtime, make_customer, make_campaign
+):
     customer = await make_customer()
     campaign = await make_campaign()
     url = f"/campaigns/{campaign['id']}/send"
@@ -123,14 +145,18 @@ async def test_idempotency_key_replays_the_first_response(client, runtime, make_
     assert first.status_code == again.status_code == 202
     assert again.json() == first.json()
     assert len(await messages(runtime, campaign["id"])) == 1
-    other = await client.post(url, json={"customer_ids": [customer["id"], customer["id"] + 1]}, headers=headers)
+    other = await client.post(
+        url, json={"customer_ids": [customer["id"], customer["id"] + 1]}, headers=headers
+    )
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     without_key = await client.post(url, json=body)
     assert without_key.status_code == 409
 
 
-async def test_concurrent_sends_create_each_message_once(client, runtime, make_customer, make_campaign):
+async def test_concurrent_sends_create_each_message_once(
+    client, runtime, make_customer, make_campaign
+):
     customers = [await make_customer() for _ in range(20)]
     campaign = await make_campaign()
     url = f"/campaigns/{campaign['id']}/send"
@@ -153,7 +179,9 @@ async def test_concurrent_retries_with_one_key_all_get_the_same_answer(
     url = f"/campaigns/{campaign['id']}/send"
     responses = await asyncio.gather(
         *(
-            client.post(url, json={"customer_ids": [customer["id"]]}, headers={"Idempotency-Key": "k"})
+            client.post(
+                url, json={"customer_ids": [customer["id"]]}, headers={"Idempotency-Key": "k"}
+            )
             for _ in range(4)
         )
     )

@@ -30,7 +30,9 @@ async def send(client, make_customer, make_campaign, count=3, **campaign_fields)
     return campaign
 
 
-async def test_a_queued_job_ends_sent_with_rendered_content(client, runtime, make_customer, make_campaign):
+async def test_a_queued_job_ends_sent_with_rendered_content(
+    client, runtime, make_customer, make_campaign
+):
     await runtime.start(PIPELINE)
     campaign = await send(client, make_customer, make_campaign)
 
@@ -71,7 +73,9 @@ async def test_always_failing_sender_retries_three_times_then_fails(
     assert all("failed after 3 retries" in reason for _, reason in queue.dead_letters)
 
 
-async def test_a_flaky_message_is_retried_and_then_sent(client, runtime, make_customer, make_campaign):
+async def test_a_flaky_message_is_retried_and_then_sent(
+    client, runtime, make_customer, make_campaign
+):
     class FailTwice(MockSender):
         async def send(self, *, message_id, channel, phone, text):
             if self.failures < 2:
@@ -94,7 +98,9 @@ async def _status_is(client, campaign_id, status):
     return (await campaign_status(client, campaign_id))["status"] == status
 
 
-async def test_redelivered_job_of_a_sent_message_is_ignored(client, runtime, make_customer, make_campaign):
+async def test_redelivered_job_of_a_sent_message_is_ignored(
+    client, runtime, make_customer, make_campaign
+):
     await runtime.start(PIPELINE)
     campaign = await send(client, make_customer, make_campaign, count=1)
     await eventually(lambda: _status_is(client, campaign["id"], "sent"))
@@ -136,7 +142,11 @@ async def test_a_claim_left_by_a_crashed_worker_is_reclaimed_and_finished(
         await session.execute(  # a worker claimed it, then died before recording anything
             update(OutboundMessage)
             .where(OutboundMessage.id == crashed.id)
-            .values(status="sending", enqueued_at=utcnow(), lease_expires_at=utcnow() - timedelta(seconds=1))
+            .values(
+                status="sending",
+                enqueued_at=utcnow(),
+                lease_expires_at=utcnow() - timedelta(seconds=1),
+            )
         )
 
     recovery = Recovery(runtime.sessions, max_retries=3, requeue_after_seconds=600, interval=1)
@@ -158,7 +168,9 @@ async def test_work_queued_before_a_restart_is_finished_after_it(
     campaign = await send(client, make_customer, make_campaign, count=3)
     async with runtime.sessions() as session, session.begin():
         await session.execute(  # published to a queue that died with its process
-            update(OutboundMessage).where(OutboundMessage.campaign_id == campaign["id"]).values(enqueued_at=utcnow())
+            update(OutboundMessage)
+            .where(OutboundMessage.campaign_id == campaign["id"])
+            .values(enqueued_at=utcnow())
         )
     await runtime.start(PIPELINE)
     await eventually(lambda: _status_is(client, campaign["id"], "sent"))

@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from campaign_dispatch.errors import AppError
 
@@ -59,13 +60,30 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return envelope(422, "VALIDATION_ERROR", f"Invalid request: {summary}", details)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
+def http_error_response(exc: HTTPException, headers: dict[str, str] | None = None) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
     if exc.status_code == 404 and message == "Not Found":
         message = "No such route"
-    return envelope(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+    return envelope(exc.status_code, code, message, headers=headers or exc.headers)
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    headers = None
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(allowed))}
+    return http_error_response(exc, headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

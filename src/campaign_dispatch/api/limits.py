@@ -1,5 +1,6 @@
 """Request hygiene before routing: JSON bodies must say so, and bodies have a size limit."""
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaign_dispatch.api.errors import envelope
@@ -7,8 +8,15 @@ from campaign_dispatch.api.errors import envelope
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """An HTTPException, so that FastAPI passes it on instead of making it a 400."""
+
+    def __init__(self, max_body_bytes: int) -> None:
+        super().__init__(413, _too_large_message(max_body_bytes))
+
+
+def _too_large_message(max_body_bytes: int) -> str:
+    return f"The request body exceeds {max_body_bytes} bytes"
 
 
 class RequestLimits:
@@ -26,7 +34,8 @@ class RequestLimits:
             await self._too_large(scope, receive, send)
             return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if declared not in (None, "0") and not _acceptable(content_type):
+        has_body = declared not in (None, "0") or "transfer-encoding" in headers
+        if has_body and not _acceptable(content_type):
             response = envelope(
                 415,
                 "UNSUPPORTED_MEDIA_TYPE",
@@ -44,7 +53,7 @@ class RequestLimits:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_body_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -59,9 +68,7 @@ class RequestLimits:
                 await self._too_large(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = envelope(
-            413, "PAYLOAD_TOO_LARGE", f"The request body exceeds {self.max_body_bytes} bytes"
-        )
+        response = envelope(413, "PAYLOAD_TOO_LARGE", _too_large_message(self.max_body_bytes))
         await response(scope, receive, send)
 
 

@@ -7,9 +7,12 @@ Built assets live under `/assets`; the few files at the root of `dist` are serve
 
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from campaign_dispatch.api.errors import http_error_response
 
 _NOT_DASHBOARD = ("/docs", "/redoc", "/openapi.json", "/metrics", "/assets/")
 
@@ -28,9 +31,13 @@ class Dashboard:
             return
         path: str = scope["path"]
         if path.startswith("/assets/"):
-            await self.assets(
-                {**scope, "root_path": "", "path": path.removeprefix("/assets")}, receive, send
-            )
+            # Outside the app's exception handling: a missing asset must not become a 500.
+            try:
+                await self.assets(
+                    {**scope, "root_path": "", "path": path.removeprefix("/assets")}, receive, send
+                )
+            except HTTPException as exc:
+                await http_error_response(exc)(scope, receive, send)
             return
         name = path.lstrip("/")
         if name in self.root_files and name != "index.html":

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 SEND_QUEUE = "campaign_sends"
-DEAD_LETTER_QUEUE = "campaign_sends.dlq"
 
 
 class QueueUnavailable(Exception):

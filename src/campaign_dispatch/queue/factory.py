@@ -7,5 +7,7 @@ def create_queue(settings: Settings) -> JobQueue:
     if settings.amqp_url:
         from campaign_dispatch.queue.rabbitmq import RabbitQueue
 
-        return RabbitQueue(settings.amqp_url, retry_delays_ms=settings.retry_delays_ms())
+        return RabbitQueue(
+            settings.amqp_url, retry_delays_ms=settings.retry_delays_ms(), name=settings.queue_name
+        )
     return InProcessQueue()

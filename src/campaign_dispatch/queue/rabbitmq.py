@@ -1,6 +1,6 @@
 """RabbitMQ via aio-pika: durable queues, persistent messages, publisher confirms.
 
-Topology (declared idempotently on connect):
+Topology (declared idempotently on connect; `campaign_sends` is QUEUE_NAME's default):
 - `campaign_sends`: the jobs.
 - `campaign_sends.retry.<ms>`: one delay queue per retry level, with that TTL; expired
   jobs dead-letter back into `campaign_sends`. One queue per delay avoids the
@@ -18,7 +18,6 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
 from campaign_dispatch.queue.base import (
-    DEAD_LETTER_QUEUE,
     SEND_QUEUE,
     DeliveryCallback,
     Job,
@@ -27,10 +26,6 @@ from campaign_dispatch.queue.base import (
 
 log = structlog.get_logger(__name__)
 _PERSISTENT = aio_pika.DeliveryMode.PERSISTENT
-
-
-def retry_queue_name(delay_ms: int) -> str:
-    return f"{SEND_QUEUE}.retry.{delay_ms}ms"
 
 
 @dataclass
@@ -49,8 +44,16 @@ class RabbitDelivery:
 
 
 class RabbitQueue:
-    def __init__(self, url: str, retry_delays_ms: Sequence[int], connect_timeout: float = 5.0):
+    def __init__(
+        self,
+        url: str,
+        retry_delays_ms: Sequence[int],
+        name: str = SEND_QUEUE,
+        connect_timeout: float = 5.0,
+    ):
         self.url = url
+        self.name = name
+        self.dead_letter_name = f"{name}.dlq"
         self.retry_delays_ms = sorted(set(retry_delays_ms))
         self.connect_timeout = connect_timeout
         self._connection: AbstractRobustConnection | None = None
@@ -73,18 +76,21 @@ class RabbitQueue:
             self._connection, self._publish_channel = connection, channel
 
     async def _declare(self, channel: AbstractChannel) -> None:
-        await channel.declare_queue(SEND_QUEUE, durable=True)
-        await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
+        await channel.declare_queue(self.name, durable=True)
+        await channel.declare_queue(self.dead_letter_name, durable=True)
         for delay_ms in self.retry_delays_ms:
             await channel.declare_queue(
-                retry_queue_name(delay_ms),
+                self.retry_queue_name(delay_ms),
                 durable=True,
                 arguments={
                     "x-message-ttl": delay_ms,
                     "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": SEND_QUEUE,
+                    "x-dead-letter-routing-key": self.name,
                 },
             )
+
+    def retry_queue_name(self, delay_ms: int) -> str:
+        return f"{self.name}.retry.{delay_ms}ms"
 
     async def _channel(self) -> AbstractChannel:
         if self._connection is None or self._connection.is_closed:
@@ -116,7 +122,7 @@ class RabbitQueue:
         try:
             await asyncio.gather(
                 *(
-                    self._publish(SEND_QUEUE, job.encode(), content_type="application/json")
+                    self._publish(self.name, job.encode(), content_type="application/json")
                     for job in jobs
                 )
             )
@@ -132,7 +138,7 @@ class RabbitQueue:
         )
         try:
             await self._publish(
-                retry_queue_name(queue_ms),
+                self.retry_queue_name(queue_ms),
                 job.encode(),
                 content_type="application/json",
                 expiration=min(delay_ms, queue_ms) / 1000,
@@ -145,7 +151,7 @@ class RabbitQueue:
     async def dead_letter(self, body: bytes, reason: str) -> None:
         try:
             await self._publish(
-                DEAD_LETTER_QUEUE,
+                self.dead_letter_name,
                 body,
                 content_type="application/json",
                 headers={"x-reason": reason},
@@ -160,7 +166,7 @@ class RabbitQueue:
         assert self._connection is not None
         channel = await self._connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
-        queue = await channel.get_queue(SEND_QUEUE)
+        queue = await channel.get_queue(self.name)
 
         async def callback(message: AbstractIncomingMessage) -> None:
             on_delivery(RabbitDelivery(message))
@@ -174,5 +180,5 @@ class RabbitQueue:
         if channel is None or channel.is_closed:
             return
         if tag is not None:
-            queue = await channel.get_queue(SEND_QUEUE, ensure=False)
+            queue = await channel.get_queue(self.name, ensure=False)
             await queue.cancel(tag)
