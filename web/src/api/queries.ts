@@ -92,10 +92,11 @@ export function useCreateCampaign() {
   });
 }
 
-export function useSendCampaign(campaignId: number, idempotencyKey: string) {
+export function useSendCampaign(campaignId: number) {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (body: SendRequest) => api.sendCampaign(campaignId, body, idempotencyKey),
+    mutationFn: ({ body, idempotencyKey }: { body: SendRequest; idempotencyKey: string }) =>
+      api.sendCampaign(campaignId, body, idempotencyKey),
     onSuccess: () => {
       // Flip to "sending" right away so polling starts before the refetch lands.
       queryClient.setQueryData<CampaignDetail>(queryKeys.campaign(campaignId), (old) =>
