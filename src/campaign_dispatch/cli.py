@@ -53,14 +53,14 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
 @click.option("--host", default=None, help="Listen address (default: HOST or 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Listen port (default: PORT or 8000).")
 def api(host: str | None, port: int | None) -> None:
-    """The HTTP API (and dashboard) with the outbox relay; run `migrate` first.
+    """The HTTP API (and dashboard); run `migrate` first. Workers publish and send.
 
     Needs AMQP_URL: without a broker nothing would consume the jobs (use `serve`).
     """
     settings = _settings()
     if not settings.amqp_url:
         raise click.UsageError("`api` needs AMQP_URL; for the embedded mode use `serve`")
-    _serve(settings, host, port, frozenset({Role.RELAY}))
+    _serve(settings, host, port, frozenset())
 
 
 def _run_background(roles: frozenset[Role]) -> None:

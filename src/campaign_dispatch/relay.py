@@ -4,11 +4,16 @@ A message row is its own outbox entry (`enqueued_at IS NULL`). The relay locks a
 (SKIP LOCKED, so several relays share the work), publishes it with confirms, marks it
 published and commits. If the broker is down nothing is marked and the batch is tried
 again later: the send endpoint never waits for the broker, and nothing is lost.
+
+Relays poll, and on PostgreSQL they also LISTEN: a send's transaction NOTIFYs on commit,
+so jobs go out at once even when the relay runs in another process than the API.
 """
 
 import asyncio
 import contextlib
+from typing import Any
 
+import asyncpg
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,6 +21,7 @@ from campaign_dispatch import metrics
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.queue import JobQueue, QueueUnavailable
 from campaign_dispatch.repositories import pipeline
+from campaign_dispatch.repositories.pipeline import OUTBOX_CHANNEL
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +53,28 @@ class Relay:
             await pipeline.mark_enqueued(session, [j.message_id for j in jobs], utcnow())
         metrics.JOBS_PUBLISHED.inc(len(jobs))
         return len(jobs)
+
+    async def listen(self, dsn: str, stop: asyncio.Event) -> None:
+        """LISTEN for committed sends until `stop`; reconnects, since polling covers gaps."""
+
+        def on_notify(*_: Any) -> None:
+            self.wake()
+
+        while not stop.is_set():
+            try:
+                connection = await asyncpg.connect(dsn)
+                try:
+                    await connection.add_listener(OUTBOX_CHANNEL, on_notify)
+                    self.wake()  # anything committed while we were not listening
+                    while not stop.is_set() and not connection.is_closed():
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), 5)
+                finally:
+                    await connection.close(timeout=2)
+            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+                log.warning("outbox LISTEN connection failed; polling meanwhile", error=str(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 2)
 
     async def run(self, stop: asyncio.Event) -> None:
         delay = self.interval

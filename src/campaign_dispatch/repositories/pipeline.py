@@ -72,6 +72,14 @@ async def create_messages(
 
 # --- the outbox relay -------------------------------------------------------------
 
+OUTBOX_CHANNEL = "campaign_dispatch_outbox"
+
+
+async def notify_outbox(session: AsyncSession) -> None:
+    """Wake the relays in other processes; PostgreSQL delivers it only if this commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
+
 
 async def take_due(session: AsyncSession, now: datetime, limit: int) -> list[Job]:
     """Due, unpublished messages, locked against other relays until this transaction ends."""

@@ -39,6 +39,7 @@ async def send(
             "only draft or scheduled campaigns can be sent"
         )
     queued = await pipeline.create_messages(session, campaign_id, recipients, utcnow())
+    await pipeline.notify_outbox(session)
     return SendResponse(campaign_id=campaign_id, messages_queued=queued, status="sending")
 
 
@@ -46,4 +47,6 @@ async def release_scheduled(session: AsyncSession, campaign_id: int) -> int | No
     """Send a due scheduled campaign to its audience; None if someone else already did."""
     if not await campaigns_repo.transition(session, campaign_id, ("scheduled",), "sending"):
         return None
-    return await pipeline.create_messages(session, campaign_id, None, utcnow())
+    queued = await pipeline.create_messages(session, campaign_id, None, utcnow())
+    await pipeline.notify_outbox(session)
+    return queued
