@@ -49,6 +49,9 @@ lint: .venv/.synced $(WEB_STAMP) ## ruff, mypy (strict), eslint, tsc, compose fi
 	$(RUN) ruff format --check src tests migrations
 	$(RUN) mypy
 	cd web && npm run lint && npm run typecheck
+	@if docker compose version > /dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
+	elif command -v docker-compose > /dev/null; then docker-compose -f docker-compose.yml config -q; \
+	else echo "lint: no compose CLI here; tests/unit/test_deployment.py checks the file"; fi
 
 bench: .venv/.synced ## Benchmarks against local PostgreSQL and RabbitMQ (product.md §9)
 	$(RUN) python -m bench
