@@ -3,7 +3,7 @@ import { ApiError } from "./api/client";
 
 /** Retry only what may heal by itself: network failures and 5xx. */
 function shouldRetry(failureCount: number, error: unknown): boolean {
-  if (error instanceof ApiError && (error.isNetworkError || error.status >= 500)) {
+  if (error instanceof ApiError && (error.isUnreachable || error.status >= 500)) {
     return failureCount < 2;
   }
   return false;

@@ -7,6 +7,9 @@ export interface ErrorDetail {
   message: string;
 }
 
+const UNREACHABLE = "API_UNREACHABLE";
+const UNREACHABLE_MESSAGE = "Can't reach the API. Check that the service is running.";
+
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
@@ -20,8 +23,9 @@ export class ApiError extends Error {
     this.details = details;
   }
 
-  get isNetworkError() {
-    return this.status === 0;
+  /** No answer from the API itself: network failure, or a proxy's 502/503/504 page. */
+  get isUnreachable() {
+    return this.status === 0 || this.code === UNREACHABLE;
   }
 }
 
@@ -69,7 +73,7 @@ export async function request<T>(
     });
   } catch (err) {
     if (err instanceof DOMException && err.name === "AbortError") throw err;
-    throw new ApiError(0, "NETWORK_ERROR", "Can't reach the API. Check that the service is running.");
+    throw new ApiError(0, UNREACHABLE, UNREACHABLE_MESSAGE);
   }
 
   if (response.status === 401) markAuthRequired();
@@ -113,6 +117,9 @@ async function toApiError(response: Response): Promise<ApiError> {
       }));
       return new ApiError(response.status, "VALIDATION_ERROR", "Some fields are invalid.", details);
     }
+  }
+  if (payload === null && [502, 503, 504].includes(response.status)) {
+    return new ApiError(response.status, UNREACHABLE, UNREACHABLE_MESSAGE);
   }
   return new ApiError(response.status, `HTTP_${response.status}`, fallbackMessage);
 }

@@ -33,6 +33,9 @@ export function useCampaigns(params: CampaignListParams) {
     queryKey: queryKeys.campaignList(params),
     queryFn: ({ signal }) => api.listCampaigns(params, { signal }),
     placeholderData: keepPreviousData,
+    // Keep badges honest while something on the page is sending.
+    refetchInterval: (query) =>
+      query.state.data?.data.some((c) => c.status === "sending") ? 3000 : false,
   });
 }
 

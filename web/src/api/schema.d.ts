@@ -11,26 +11,26 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List campaigns */
-        get: operations["list_campaigns"];
+        /** List Campaigns */
+        get: operations["list_campaigns_campaigns_get"];
         put?: never;
-        /** Create a campaign */
-        post: operations["create_campaign"];
+        /** Create Campaign */
+        post: operations["create_campaign_campaigns_post"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/campaigns/{id}": {
+    "/campaigns/{campaign_id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Get a campaign with stats */
-        get: operations["get_campaign"];
+        /** Get Campaign */
+        get: operations["get_campaign_campaigns__campaign_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -39,7 +39,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/campaigns/{id}/send": {
+    "/campaigns/{campaign_id}/personalized-preview": {
         parameters: {
             query?: never;
             header?: never;
@@ -48,42 +48,101 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Queue messages for a campaign */
-        post: operations["send_campaign"];
+        /** Personalized Preview */
+        post: operations["personalized_preview_campaigns__campaign_id__personalized_preview_post"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/campaigns/{id}/personalized-preview": {
+    "/campaigns/{campaign_id}/messages": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
-        put?: never;
-        /** Preview a campaign for one customer */
-        post: operations["personalized_preview"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/campaigns/{id}/messages": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** List a campaign's messages */
-        get: operations["list_campaign_messages"];
+        /** List Messages */
+        get: operations["list_messages_campaigns__campaign_id__messages_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/{campaign_id}/send": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send Campaign
+         * @description Queue one message per customer and return at once; workers do the sending.
+         */
+        post: operations["send_campaign_campaigns__campaign_id__send_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Customers */
+        get: operations["list_customers_customers_get"];
+        put?: never;
+        /** Create Customer */
+        post: operations["create_customer_customers_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/customers/{customer_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Customer */
+        get: operations["get_customer_customers__customer_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/customers/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Customers
+         * @description CSV with a header row: phone (required), first_name, last_name, location,
+         *     preferred_product. Bad rows are reported by row number; duplicate phones are skipped.
+         */
+        post: operations["import_customers_customers_import_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -99,43 +158,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Render a template for a customer */
-        post: operations["preview_template"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/customers": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** List or search customers */
-        get: operations["list_customers"];
-        put?: never;
-        /** Create a customer */
-        post: operations["create_customer"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/customers/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Get a customer */
-        get: operations["get_customer"];
-        put?: never;
-        post?: never;
+        /**
+         * Preview Template
+         * @description Render a template for a customer before any campaign exists (the create form's preview).
+         */
+        post: operations["preview_template_templates_preview_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -149,8 +176,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness */
-        get: operations["health"];
+        /**
+         * Health
+         * @description Liveness: the process answers.
+         */
+        get: operations["health_health_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -166,8 +196,52 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness */
-        get: operations["ready"];
+        /**
+         * Ready
+         * @description Readiness: the database and the queue are reachable.
+         */
+        get: operations["ready_ready_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stats
+         * @description Today's (UTC) campaigns sent, messages sent and failed, and the pending backlog.
+         */
+        get: operations["stats_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus Metrics
+         * @description This process's counters plus gauges read from the database now; still answers (with
+         *     `campaign_database_up 0`) when the database is down.
+         */
+        get: operations["prometheus_metrics_metrics_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -180,182 +254,329 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /**
-         * Channel
-         * @enum {string}
-         */
-        Channel: "sms" | "whatsapp";
-        /**
-         * CampaignStatus
-         * @enum {string}
-         */
-        CampaignStatus: "draft" | "scheduled" | "sending" | "sent" | "failed";
-        /**
-         * MessageStatus
-         * @enum {string}
-         */
-        MessageStatus: "pending" | "sending" | "sent" | "failed";
-        /**
-         * Encoding
-         * @enum {string}
-         */
-        Encoding: "GSM-7" | "UCS-2";
-        /** ErrorDetail */
-        ErrorDetail: {
-            field?: string | null;
-            message: string;
-        };
-        /** ErrorBody */
-        ErrorBody: {
-            /** @example CAMPAIGN_NOT_FOUND */
-            code: string;
-            message: string;
-            details?: components["schemas"]["ErrorDetail"][];
-        };
-        /** ErrorResponse */
-        ErrorResponse: {
-            error: components["schemas"]["ErrorBody"];
-        };
-        /** Pagination */
-        Pagination: {
-            page: number;
-            page_size: number;
-            total_count: number;
-            total_pages: number;
-            snapshot_id: number | null;
-            next_cursor: string | null;
-        };
-        /** CampaignSummary */
-        CampaignSummary: {
-            id: number;
-            name: string;
-            channel: components["schemas"]["Channel"];
-            status: components["schemas"]["CampaignStatus"];
-            scheduled_at: string | null;
-            /** Format: date-time */
-            created_at: string;
-        };
-        /** CampaignStats */
-        CampaignStats: {
-            total: number;
-            pending: number;
-            sending: number;
-            sent: number;
-            failed: number;
-        };
-        /** CampaignDetail */
-        CampaignDetail: {
-            id: number;
-            name: string;
-            channel: components["schemas"]["Channel"];
-            status: components["schemas"]["CampaignStatus"];
-            base_template: string;
-            scheduled_at: string | null;
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            updated_at: string;
-            audience_size: number;
-            stats: components["schemas"]["CampaignStats"];
+        /** Body_import_customers_customers_import_post */
+        Body_import_customers_customers_import_post: {
+            /** File */
+            file: string;
         };
         /** CampaignCreate */
         CampaignCreate: {
+            /** Name */
             name: string;
-            channel: components["schemas"]["Channel"];
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "sms" | "whatsapp";
+            /** Base Template */
             base_template: string;
+            /** Scheduled At */
             scheduled_at?: string | null;
+            /**
+             * Customer Ids
+             * @description Audience, sent to automatically at scheduled_at
+             */
             customer_ids?: number[] | null;
         };
-        /** SendRequest */
-        SendRequest: {
-            customer_ids?: number[] | null;
-        };
-        /** SendResponse */
-        SendResponse: {
-            campaign_id: number;
-            messages_queued: number;
-            /** @constant */
-            status: "sending";
-        };
-        /** Message */
-        Message: {
+        /** CampaignDetail */
+        CampaignDetail: {
+            /** Id */
             id: number;
-            campaign_id: number;
-            customer_id: number;
-            status: components["schemas"]["MessageStatus"];
-            rendered_content: string | null;
-            retry_count: number;
-            last_error: string | null;
-            /** Format: date-time */
+            /** Name */
+            name: string;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "sms" | "whatsapp";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "draft" | "scheduled" | "sending" | "sent" | "failed";
+            /** Scheduled At */
+            scheduled_at: string | null;
+            /** Created At */
             created_at: string;
-            /** Format: date-time */
+            /** Base Template */
+            base_template: string;
+            /** Updated At */
             updated_at: string;
+            /** Audience Size */
+            audience_size: number;
+            stats: components["schemas"]["CampaignStats"];
         };
-        /** Customer */
-        Customer: {
+        /** CampaignStats */
+        CampaignStats: {
+            /**
+             * Total
+             * @default 0
+             */
+            total: number;
+            /**
+             * Pending
+             * @default 0
+             */
+            pending: number;
+            /**
+             * Sending
+             * @default 0
+             */
+            sending: number;
+            /**
+             * Sent
+             * @default 0
+             */
+            sent: number;
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+        };
+        /** CampaignSummary */
+        CampaignSummary: {
+            /** Id */
             id: number;
-            phone: string;
-            first_name: string | null;
-            last_name: string | null;
-            location: string | null;
-            preferred_product: string | null;
-            /** Format: date-time */
+            /** Name */
+            name: string;
+            /**
+             * Channel
+             * @enum {string}
+             */
+            channel: "sms" | "whatsapp";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "draft" | "scheduled" | "sending" | "sent" | "failed";
+            /** Scheduled At */
+            scheduled_at: string | null;
+            /** Created At */
             created_at: string;
         };
         /** CustomerCreate */
         CustomerCreate: {
+            /** Phone */
             phone: string;
+            /** First Name */
             first_name?: string | null;
+            /** Last Name */
             last_name?: string | null;
+            /** Location */
             location?: string | null;
+            /** Preferred Product */
             preferred_product?: string | null;
         };
-        /** Preview */
-        Preview: {
-            rendered_message: string;
-            used_template: string;
-            customer: components["schemas"]["Customer"];
-            characters: number;
-            encoding: components["schemas"]["Encoding"];
-            segments: number;
+        /** CustomerImportResult */
+        CustomerImportResult: {
+            /** Created */
+            created: number;
+            /** Skipped */
+            skipped: number;
+            /** Errors */
+            errors: components["schemas"]["ImportRowError"][];
         };
-        /** PersonalizedPreviewRequest */
-        PersonalizedPreviewRequest: {
-            customer_id: number;
-            override_template?: string | null;
+        /** CustomerRead */
+        CustomerRead: {
+            /** Id */
+            id: number;
+            /** Phone */
+            phone: string;
+            /** First Name */
+            first_name: string | null;
+            /** Last Name */
+            last_name: string | null;
+            /** Location */
+            location: string | null;
+            /** Preferred Product */
+            preferred_product: string | null;
+            /** Created At */
+            created_at: string;
         };
-        /** TemplatePreviewRequest */
-        TemplatePreviewRequest: {
-            template: string;
-            customer_id: number;
+        /** HTTPValidationError */
+        HTTPValidationError: {
+            /** Detail */
+            detail?: components["schemas"]["ValidationError"][];
         };
         /** Health */
         Health: {
-            /** @constant */
+            /**
+             * Status
+             * @constant
+             */
             status: "ok";
+        };
+        /** ImportRowError */
+        ImportRowError: {
+            /** Row */
+            row: number;
+            /** Message */
+            message: string;
+        };
+        /** MessageRead */
+        MessageRead: {
+            /** Id */
+            id: number;
+            /** Campaign Id */
+            campaign_id: number;
+            /** Customer Id */
+            customer_id: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "sending" | "sent" | "failed";
+            /** Rendered Content */
+            rendered_content: string | null;
+            /** Retry Count */
+            retry_count: number;
+            /** Last Error */
+            last_error: string | null;
+            /** Created At */
+            created_at: string;
+            /** Updated At */
+            updated_at: string;
+        };
+        /** Page[CampaignSummary] */
+        Page_CampaignSummary_: {
+            /** Data */
+            data: components["schemas"]["CampaignSummary"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** Page[CustomerRead] */
+        Page_CustomerRead_: {
+            /** Data */
+            data: components["schemas"]["CustomerRead"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** Page[MessageRead] */
+        Page_MessageRead_: {
+            /** Data */
+            data: components["schemas"]["MessageRead"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        /** Pagination */
+        Pagination: {
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Total Count */
+            total_count: number;
+            /** Total Pages */
+            total_pages: number;
+            /** Snapshot Id */
+            snapshot_id: number;
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** PreviewRequest */
+        PreviewRequest: {
+            /** Customer Id */
+            customer_id: number;
+            /** Override Template */
+            override_template?: string | null;
+        };
+        /** PreviewResponse */
+        PreviewResponse: {
+            /** Rendered Message */
+            rendered_message: string;
+            /** Used Template */
+            used_template: string;
+            customer: components["schemas"]["CustomerRead"];
+            /** Characters */
+            characters: number;
+            /**
+             * Encoding
+             * @enum {string}
+             */
+            encoding: "GSM-7" | "UCS-2";
+            /** Segments */
+            segments: number;
         };
         /** Readiness */
         Readiness: {
-            /** @enum {string} */
+            /**
+             * Status
+             * @enum {string}
+             */
             status: "ok" | "unavailable";
+            /** Checks */
             checks: {
                 [key: string]: string;
             };
         };
-        /** Page[CampaignSummary] */
-        Page_CampaignSummary_: {
-            data: components["schemas"]["CampaignSummary"][];
-            pagination: components["schemas"]["Pagination"];
+        /** SendRequest */
+        SendRequest: {
+            /**
+             * Customer Ids
+             * @description Omit to send to the audience given at creation
+             */
+            customer_ids?: number[] | null;
         };
-        /** Page[Message] */
-        Page_Message_: {
-            data: components["schemas"]["Message"][];
-            pagination: components["schemas"]["Pagination"];
+        /** SendResponse */
+        SendResponse: {
+            /** Campaign Id */
+            campaign_id: number;
+            /** Messages Queued */
+            messages_queued: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "draft" | "scheduled" | "sending" | "sent" | "failed";
         };
-        /** Page[Customer] */
-        Page_Customer_: {
-            data: components["schemas"]["Customer"][];
-            pagination: components["schemas"]["Pagination"];
+        /** Stats */
+        Stats: {
+            /**
+             * Date
+             * Format: date
+             * @description Today (UTC), the day the counts cover
+             */
+            date: string;
+            /**
+             * Campaigns Sent Today
+             * @description Campaigns that became `sent` today
+             */
+            campaigns_sent_today: number;
+            /** Messages Sent Today */
+            messages_sent_today: number;
+            /**
+             * Messages Failed Today
+             * @description Messages that failed for good today
+             */
+            messages_failed_today: number;
+            /**
+             * Failure Rate
+             * @description failed / (sent + failed) today; 0.0 when neither
+             */
+            failure_rate: number;
+            /**
+             * Messages Pending
+             * @description Messages waiting to be sent (queued or retrying)
+             */
+            messages_pending: number;
+        };
+        /** TemplatePreviewRequest */
+        TemplatePreviewRequest: {
+            /** Template */
+            template: string;
+            /** Customer Id */
+            customer_id: number;
+        };
+        /** ValidationError */
+        ValidationError: {
+            /** Location */
+            loc: (string | number)[];
+            /** Message */
+            msg: string;
+            /** Error Type */
+            type: string;
+            /** Input */
+            input?: unknown;
+            /** Context */
+            ctx?: Record<string, never>;
         };
     };
     responses: never;
@@ -366,18 +587,19 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    list_campaigns: {
+    list_campaigns_campaigns_get: {
         parameters: {
             query?: {
-                /** @description 1-based page number */
+                channel?: ("sms" | "whatsapp") | null;
+                status?: ("draft" | "scheduled" | "sending" | "sent" | "failed") | null;
+                /** @description Page number, from 1 */
                 page?: number;
+                /** @description Items per page */
                 page_size?: number;
-                /** @description Snapshot from page 1; keeps paging stable while rows are added */
+                /** @description From page 1's pagination: pin later pages to that listing */
                 snapshot_id?: number | null;
-                /** @description Opaque cursor from pagination.next_cursor; page/snapshot come from it */
+                /** @description A next_cursor: the page after it, same snapshot */
                 cursor?: string | null;
-                channel?: components["schemas"]["Channel"] | null;
-                status?: components["schemas"]["CampaignStatus"] | null;
             };
             header?: never;
             path?: never;
@@ -385,7 +607,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of campaigns */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -394,36 +616,18 @@ export interface operations {
                     "application/json": components["schemas"]["Page_CampaignSummary_"];
                 };
             };
-            /** @description Missing or invalid API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Validation error */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    create_campaign: {
+    create_campaign_campaigns_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -436,7 +640,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Successful Response */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -445,47 +649,29 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description Missing or invalid API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Validation error */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    get_campaign: {
+    get_campaign_campaigns__campaign_id__get: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                id: number;
+                campaign_id: number;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Campaign */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -494,62 +680,112 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description Missing or invalid API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description CAMPAIGN_NOT_FOUND */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Validation error */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    send_campaign: {
+    personalized_preview_campaigns__campaign_id__personalized_preview_post: {
         parameters: {
             query?: never;
-            header?: {
-                "Idempotency-Key"?: string | null;
-            };
+            header?: never;
             path: {
-                id: number;
+                campaign_id: number;
             };
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreviewRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_messages_campaigns__campaign_id__messages_get: {
+        parameters: {
+            query?: {
+                status?: ("pending" | "sending" | "sent" | "failed") | null;
+                /** @description Page number, from 1 */
+                page?: number;
+                /** @description Items per page */
+                page_size?: number;
+                /** @description From page 1's pagination: pin later pages to that listing */
+                snapshot_id?: number | null;
+                /** @description A next_cursor: the page after it, same snapshot */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_MessageRead_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    send_campaign_campaigns__campaign_id__send_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key and body replay the first response */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
             content: {
                 "application/json": components["schemas"]["SendRequest"];
             };
         };
         responses: {
-            /** @description Queued */
+            /** @description Successful Response */
             202: {
                 headers: {
                     [name: string]: unknown;
@@ -558,253 +794,36 @@ export interface operations {
                     "application/json": components["schemas"]["SendResponse"];
                 };
             };
-            /** @description Missing or invalid API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description CAMPAIGN_NOT_FOUND */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description CAMPAIGN_NOT_SENDABLE */
+            /** @description The campaign is not draft or scheduled */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
+                content?: never;
             };
-            /** @description Validation error */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    personalized_preview: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["PersonalizedPreviewRequest"];
-            };
-        };
-        responses: {
-            /** @description Preview */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Preview"];
-                };
-            };
-            /** @description Missing or invalid API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description CAMPAIGN_NOT_FOUND or CUSTOMER_NOT_FOUND */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Validation error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-        };
-    };
-    list_campaign_messages: {
+    list_customers_customers_get: {
         parameters: {
             query?: {
-                /** @description 1-based page number */
-                page?: number;
-                page_size?: number;
-                /** @description Snapshot from page 1; keeps paging stable while rows are added */
-                snapshot_id?: number | null;
-                /** @description Opaque cursor from pagination.next_cursor; page/snapshot come from it */
-                cursor?: string | null;
-                status?: components["schemas"]["MessageStatus"] | null;
-            };
-            header?: never;
-            path: {
-                id: number;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A page of messages */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Page_Message_"];
-                };
-            };
-            /** @description Missing or invalid API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description CAMPAIGN_NOT_FOUND */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Validation error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-        };
-    };
-    preview_template: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["TemplatePreviewRequest"];
-            };
-        };
-        responses: {
-            /** @description Preview */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Preview"];
-                };
-            };
-            /** @description Missing or invalid API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description CUSTOMER_NOT_FOUND */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Validation error */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-        };
-    };
-    list_customers: {
-        parameters: {
-            query?: {
-                /** @description Search name, phone, location or product */
+                /** @description Search names, phone, location, product */
                 q?: string | null;
-                /** @description 1-based page number */
+                /** @description Page number, from 1 */
                 page?: number;
+                /** @description Items per page */
                 page_size?: number;
-                /** @description Snapshot from page 1; keeps paging stable while rows are added */
+                /** @description From page 1's pagination: pin later pages to that listing */
                 snapshot_id?: number | null;
-                /** @description Opaque cursor from pagination.next_cursor; page/snapshot come from it */
+                /** @description A next_cursor: the page after it, same snapshot */
                 cursor?: string | null;
             };
             header?: never;
@@ -813,45 +832,27 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description A page of customers */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_Customer_"];
+                    "application/json": components["schemas"]["Page_CustomerRead_"];
                 };
             };
-            /** @description Missing or invalid API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Validation error */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    create_customer: {
+    create_customer_customers_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -864,103 +865,124 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Successful Response */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Customer"];
+                    "application/json": components["schemas"]["CustomerRead"];
                 };
             };
-            /** @description Missing or invalid API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Validation error */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    get_customer: {
+    get_customer_customers__customer_id__get: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                id: number;
+                customer_id: number;
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Customer */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Customer"];
+                    "application/json": components["schemas"]["CustomerRead"];
                 };
             };
-            /** @description Missing or invalid API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description CUSTOMER_NOT_FOUND */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Validation error */
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Rate limited */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
     };
-    health: {
+    import_customers_customers_import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_import_customers_customers_import_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerImportResult"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    preview_template_templates_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplatePreviewRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewResponse"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    health_health_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -969,7 +991,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Alive */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -980,7 +1002,7 @@ export interface operations {
             };
         };
     };
-    ready: {
+    ready_ready_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -989,7 +1011,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Ready */
+            /** @description Successful Response */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -998,13 +1020,53 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description Not ready */
+            /** @description Service Unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
+                };
+            };
+        };
+    };
+    stats_stats_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stats"];
+                };
+            };
+        };
+    };
+    prometheus_metrics_metrics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Prometheus text */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain; version=1.0.0; charset=utf-8": unknown;
                 };
             };
         };

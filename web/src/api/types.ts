@@ -6,11 +6,23 @@ import type { components } from "./schema";
 
 type Schemas = components["schemas"];
 
+/**
+ * The backend's model name if the schema has it, else the contract's name
+ * (the backend exports `MessageRead`, `CustomerRead`, `PreviewResponse`; the
+ * contract says `Message`, `Customer`, `Preview`). If neither exists the type
+ * is `never` and `npm run typecheck` fails loudly.
+ */
+type Schema<Name extends string, Alias extends string> = Name extends keyof Schemas
+  ? Schemas[Name]
+  : Alias extends keyof Schemas
+    ? Schemas[Alias]
+    : never;
+
 export type CampaignSummary = Schemas["CampaignSummary"];
 export type CampaignDetail = Schemas["CampaignDetail"];
-export type Message = Schemas["Message"];
-export type Customer = Schemas["Customer"];
-export type Preview = Schemas["Preview"];
+export type Message = Schema<"MessageRead", "Message">;
+export type Customer = Schema<"CustomerRead", "Customer">;
+export type Preview = Schema<"PreviewResponse", "Preview">;
 
 export type Channel = CampaignSummary["channel"];
 export type CampaignStatus = CampaignSummary["status"];
@@ -69,7 +81,7 @@ export interface SendRequest {
 export interface SendResponse {
   campaign_id: number;
   messages_queued: number;
-  status: "sending";
+  status: CampaignStatus;
 }
 
 export interface TemplatePreviewRequest {

@@ -15,7 +15,7 @@ interface Props {
   children: (control: ControlProps) => ReactNode;
 }
 
-/** Label + control + hint + error, wired together for assistive tech. */
+/** Label, hint, error, then the control (so the error sits right above what to fix), wired for assistive tech. */
 export function Field({ id, label, hint, error, optional, children }: Props) {
   const hintId = hint ? `${id}-hint` : undefined;
   const errorId = error ? `${id}-error` : undefined;
@@ -26,17 +26,17 @@ export function Field({ id, label, hint, error, optional, children }: Props) {
         {label}
         {optional && <span className="field__optional"> (optional)</span>}
       </label>
-      {children({ id, "aria-describedby": describedBy, ...(error ? { "aria-invalid": true } : {}) })}
-      {error && (
-        <p className="field__error" id={errorId}>
-          {error}
-        </p>
-      )}
       {hint && (
         <div className="field__hint" id={hintId}>
           {hint}
         </div>
       )}
+      {error && (
+        <p className="field__error" id={errorId}>
+          {error}
+        </p>
+      )}
+      {children({ id, "aria-describedby": describedBy, ...(error ? { "aria-invalid": true } : {}) })}
     </div>
   );
 }

@@ -5,22 +5,27 @@ export function ErrorState({
   error,
   onRetry,
   title,
+  children,
 }: {
   error: unknown;
   onRetry?: () => void;
   title?: string;
+  children?: ReactNode;
 }) {
-  const network = error instanceof ApiError && error.isNetworkError;
-  const heading = title ?? (network ? "The API is unreachable" : "Something went wrong");
+  const network = error instanceof ApiError && error.isUnreachable;
+  const needsKey = error instanceof ApiError && error.status === 401;
+  const heading =
+    title ?? (network ? "The API is unreachable" : needsKey ? "An API key is needed" : "Something went wrong");
   return (
     <div className="state state--error" role="alert">
       <p className="state__title">{heading}</p>
-      <p className="state__body">{errorMessage(error)}</p>
+      <p className="state__body">{needsKey ? "Enter your API key above, then try again." : errorMessage(error)}</p>
       {onRetry && (
         <button type="button" className="button" onClick={onRetry}>
           Try again
         </button>
       )}
+      {children}
     </div>
   );
 }
