@@ -7,7 +7,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 
 from campaign_dispatch.errors import AppError
 
@@ -60,30 +59,17 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return envelope(422, "VALIDATION_ERROR", f"Invalid request: {summary}", details)
 
 
-def http_error_response(exc: HTTPException, headers: dict[str, str] | None = None) -> JSONResponse:
+def http_error_response(exc: HTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
     if exc.status_code == 404 and message == "Not Found":
         message = "No such route"
-    return envelope(exc.status_code, code, message, headers=headers or exc.headers)
+    return envelope(exc.status_code, code, message, headers=dict(exc.headers or {}))
 
 
-def _allowed_methods(request: Request) -> set[str]:
-    """Every method some route serves at this path (Starlette names only the first route's)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return methods
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    headers = None
-    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
-        headers = {**(exc.headers or {}), "Allow": ", ".join(sorted(allowed))}
-    return http_error_response(exc, headers)
+    return http_error_response(exc)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

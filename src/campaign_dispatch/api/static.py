@@ -14,7 +14,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from campaign_dispatch.api.errors import http_error_response
 
-_NOT_DASHBOARD = ("/docs", "/redoc", "/openapi.json", "/metrics", "/assets/")
+# Operator endpoints answer JSON even to a browser: the dashboard has no page for them.
+_NOT_DASHBOARD = (
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/metrics",
+    "/assets/",
+    "/health",
+    "/ready",
+    "/stats",
+)
 
 
 class Dashboard:

@@ -9,6 +9,7 @@ Topology (declared idempotently on connect; `campaign_sends` is QUEUE_NAME's def
 """
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,11 +68,15 @@ class RabbitQueue:
         async with self._lock:
             if self._connection is not None and not self._connection.is_closed:
                 return
+            connection: AbstractRobustConnection | None = None
             try:
                 connection = await aio_pika.connect_robust(self.url, timeout=self.connect_timeout)
                 channel = await connection.channel(publisher_confirms=True)
                 await self._declare(channel)
             except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await connection.close()
                 raise QueueUnavailable(f"RabbitMQ unreachable: {exc!r}") from exc
             self._connection, self._publish_channel = connection, channel
 

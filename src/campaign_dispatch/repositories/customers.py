@@ -26,14 +26,15 @@ async def add(session: AsyncSession, values: dict[str, Any]) -> Customer:
 async def list_page(session: AsyncSession, request: PageRequest, q: str | None) -> PageResult:
     query = select(Customer)
     if q:
-        pattern = f"%{q.lower()}%"
+        # autoescape: q is text to find, so its own % and _ match literally
+        needle = q.lower()
         query = query.where(
             or_(
-                func.lower(Customer.first_name).like(pattern),
-                func.lower(Customer.last_name).like(pattern),
-                Customer.phone.like(pattern),
-                func.lower(Customer.location).like(pattern),
-                func.lower(Customer.preferred_product).like(pattern),
+                func.lower(Customer.first_name).contains(needle, autoescape=True),
+                func.lower(Customer.last_name).contains(needle, autoescape=True),
+                Customer.phone.contains(needle, autoescape=True),
+                func.lower(Customer.location).contains(needle, autoescape=True),
+                func.lower(Customer.preferred_product).contains(needle, autoescape=True),
             )
         )
     return await paginate(session, query, Customer.id, request, {"q": q})

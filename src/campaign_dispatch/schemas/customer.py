@@ -1,10 +1,21 @@
+import re
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
 
 from campaign_dispatch.schemas.common import ReadModel, UtcDateTime, WriteModel
 
-Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{5,30}$", max_length=32)]
+_SEPARATORS = re.compile(r"[\s\-]")
+
+
+def _compact(value: object) -> object:
+    """'+254 712-345 678' and '+254712345678' are one number: store it one way."""
+    return _SEPARATORS.sub("", value) if isinstance(value, str) else value
+
+
+Phone = Annotated[
+    str, BeforeValidator(_compact), StringConstraints(pattern=r"^\+?[0-9]{6,20}$", max_length=32)
+]
 OptionalName = Annotated[str | None, Field(default=None, max_length=100)]
 OptionalText = Annotated[str | None, Field(default=None, max_length=200)]
 

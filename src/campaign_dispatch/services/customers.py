@@ -3,6 +3,7 @@ import io
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.errors import CustomerNotFound, UnknownCustomers, ValidationFailed
@@ -24,13 +25,20 @@ async def get(session: AsyncSession, customer_id: int) -> Customer:
     return customer
 
 
+def _duplicate_phone(phone: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"A customer with phone {phone} already exists",
+        details=[{"field": "phone", "message": "already exists"}],
+    )
+
+
 async def create(session: AsyncSession, data: CustomerCreate) -> Customer:
     if await repo.existing_phones(session, [data.phone]):
-        raise ValidationFailed(
-            f"A customer with phone {data.phone} already exists",
-            details=[{"field": "phone", "message": "already exists"}],
-        )
-    return await repo.add(session, data.model_dump())
+        raise _duplicate_phone(data.phone)
+    try:
+        return await repo.add(session, data.model_dump())
+    except IntegrityError:  # a concurrent request took the phone after the check
+        raise _duplicate_phone(data.phone) from None
 
 
 async def require_existing(session: AsyncSession, customer_ids: list[int], field: str) -> None:
@@ -59,6 +67,8 @@ async def import_csv(session: AsyncSession, content: bytes) -> CustomerImportRes
         raise ValidationFailed("The CSV file must be UTF-8 encoded") from None
     reader = csv.DictReader(io.StringIO(text))
     fields = set(CustomerCreate.model_fields)
+    if reader.fieldnames:
+        reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
     if not reader.fieldnames or "phone" not in reader.fieldnames:
         raise ValidationFailed(
             "The CSV needs a header row with at least a 'phone' column",
@@ -73,9 +83,15 @@ async def import_csv(session: AsyncSession, content: bytes) -> CustomerImportRes
 
     valid: list[tuple[int, dict[str, Any]]] = []
     errors: list[ImportRowError] = []
-    for row_number, row in enumerate(reader, start=2):
-        if row_number - 1 > IMPORT_MAX_ROWS:
+    for count, row in enumerate(reader, start=1):
+        if count > IMPORT_MAX_ROWS:
             raise ValidationFailed(f"The CSV has more than {IMPORT_MAX_ROWS} rows")
+        row_number = reader.line_num  # the file's line, blank lines included
+        extra = row.pop(None, None)
+        if extra:
+            message = f"row has {len(extra)} more value(s) than the header"
+            errors.append(ImportRowError(row=row_number, message=message))
+            continue
         cleaned = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in row.items()}
         try:
             valid.append((row_number, CustomerCreate.model_validate(cleaned).model_dump()))

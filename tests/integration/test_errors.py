@@ -1,0 +1,301 @@
+"""Every error class leaves in the brief's envelope; operational endpoints answer."""
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from campaign_dispatch.app import create_app
+from campaign_dispatch.services import campaigns as campaigns_service
+
+VALID = {"name": "Sale", "channel": "sms", "base_template": "Hi {first_name}"}
+MIB = 1024 * 1024
+
+
+def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert "detail" not in json.dumps(body).replace('"details"', "")
+    error = body["error"]
+    assert set(error) <= {"code", "message", "details"}
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    for detail in error.get("details", []):
+        assert set(detail) <= {"field", "message"}
+        assert isinstance(detail["message"], str)
+    return dict(error)
+
+
+async def test_unknown_route_is_404_not_found(client):
+    for method, path in (
+        ("GET", "/nope"),
+        ("GET", "/campaigns/1/nope"),
+        ("POST", "/nope"),
+        ("DELETE", "/x/y"),
+    ):
+        response = await client.request(method, path)
+
+        error = assert_envelope(response, 404, "NOT_FOUND")
+        assert error["message"] == "No such route"
+
+
+async def test_unknown_route_asked_for_html_is_still_the_envelope(client):
+    response = await client.get("/nope", headers={"Accept": "text/html"})
+
+    assert_envelope(response, 404, "NOT_FOUND")
+
+
+WRONG_METHODS = [
+    ("DELETE", "/campaigns", {"GET", "POST"}),
+    ("PUT", "/campaigns/1", {"GET"}),
+    ("GET", "/campaigns/1/personalized-preview", {"POST"}),
+    ("PATCH", "/customers/1", {"GET"}),
+    ("GET", "/templates/preview", {"POST"}),
+]
+
+
+async def test_wrong_method_is_405(client):
+    for method, path, allowed in WRONG_METHODS:
+        response = await client.request(method, path)
+
+        assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
+        # Starlette names the methods of the first route matching the path only.
+        named = set(response.headers["allow"].replace(" ", "").split(","))
+        assert named, path
+        assert named <= allowed, path
+
+
+async def test_malformed_json_is_422_malformed_json(client):
+    for content in (b'{"name": ', b"{'name': 'x'}", b"not json", b'{"name": "x",}', b"\xff\xfe"):
+        response = await client.post(
+            "/campaigns", content=content, headers={"Content-Type": "application/json"}
+        )
+
+        error = assert_envelope(response, 422, "MALFORMED_JSON")
+        assert error["message"] == "The request body is not valid JSON"
+
+
+async def test_wrong_content_type_is_415(client):
+    for content_type in (
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/xml",
+        None,
+    ):
+        headers = {"Content-Type": content_type} if content_type else {}
+
+        response = await client.post("/campaigns", content=json.dumps(VALID), headers=headers)
+
+        assert_envelope(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert (await client.get("/campaigns")).json()["pagination"]["total_count"] == 0
+
+
+async def test_json_with_charset_and_json_suffix_are_accepted(client):
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        response = await client.post(
+            "/campaigns", content=json.dumps(VALID), headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 201, (content_type, response.text)
+
+
+async def test_chunked_body_with_wrong_content_type_is_415(client):
+    async def body() -> AsyncIterator[bytes]:
+        yield json.dumps(VALID).encode()
+
+    response = await client.post(
+        "/campaigns", content=body(), headers={"Content-Type": "text/plain"}
+    )
+
+    assert "content-length" not in response.request.headers
+    assert_envelope(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+async def test_validation_error_lists_fields(client):
+    response = await client.post("/campaigns", json={"name": "", "channel": "fax"})
+
+    error = assert_envelope(response, 422, "VALIDATION_ERROR")
+    assert [d["field"] for d in error["details"]] == ["name", "channel", "base_template"]
+    assert error["message"].startswith("Invalid request: name: ")
+
+
+async def test_query_validation_error_names_the_parameter(client):
+    response = await client.get("/customers", params={"page_size": 500})
+
+    error = assert_envelope(response, 422, "VALIDATION_ERROR")
+    assert [d["field"] for d in error["details"]] == ["page_size"]
+
+
+async def test_unknown_ids_are_404(client):
+    for path, code, message in (
+        ("/campaigns/424242", "CAMPAIGN_NOT_FOUND", "Campaign with ID 424242 not found"),
+        ("/campaigns/424242/messages", "CAMPAIGN_NOT_FOUND", "Campaign with ID 424242 not found"),
+        ("/customers/424242", "CUSTOMER_NOT_FOUND", "Customer with ID 424242 not found"),
+    ):
+        error = assert_envelope(await client.get(path), 404, code)
+
+        assert error["message"] == message
+
+
+async def test_non_integer_path_parameter_is_422(client):
+    for path, field in (
+        ("/campaigns/abc", "campaign_id"),
+        ("/campaigns/abc/messages", "campaign_id"),
+        ("/customers/1.5", "customer_id"),
+        ("/customers/one", "customer_id"),
+    ):
+        error = assert_envelope(await client.get(path), 422, "VALIDATION_ERROR")
+
+        assert [d["field"] for d in error["details"]] == [field], path
+
+
+async def test_oversized_body_is_413(client, settings):
+    assert settings.max_body_bytes == 5 * MIB
+    body = {**VALID, "base_template": "x" * (6 * MIB)}
+
+    response = await client.post("/campaigns", json=body)
+
+    error = assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+    assert str(5 * MIB) in error["message"]
+    assert (await client.get("/campaigns")).json()["pagination"]["total_count"] == 0
+
+
+async def test_oversized_chunked_body_without_length_is_413(client):
+    async def body() -> AsyncIterator[bytes]:
+        yield b'{"name": "Sale", "channel": "sms", "base_template": "'
+        for _ in range(6):
+            yield b"x" * MIB
+        yield b'"}'
+
+    response = await client.post(
+        "/campaigns", content=body(), headers={"Content-Type": "application/json"}
+    )
+
+    assert "content-length" not in response.request.headers
+    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_oversized_upload_is_413(client):
+    files = {"file": ("big.csv", b"phone\n" + b"+254700000000\n" * (450_000), "text/csv")}
+
+    response = await client.post("/customers/import", files=files)
+
+    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_body_just_under_the_limit_is_accepted_by_the_limiter(client):
+    body = {**VALID, "name": "n" * (4 * MIB)}
+
+    response = await client.post("/campaigns", json=body)
+
+    error = assert_envelope(response, 422, "VALIDATION_ERROR")
+    assert [d["field"] for d in error["details"]] == ["name"]
+
+
+async def test_unexpected_exception_is_500_without_leaking(client, make_campaign, monkeypatch):
+    campaign = await make_campaign()
+
+    async def explode(*_: Any, **__: Any) -> None:
+        raise RuntimeError("secret database password in traceback")
+
+    monkeypatch.setattr(campaigns_service, "detail", explode)
+    response = await client.get(f"/campaigns/{campaign['id']}")
+
+    error = assert_envelope(response, 500, "INTERNAL_ERROR")
+    assert error == {"code": "INTERNAL_ERROR", "message": "An unexpected error occurred"}
+    assert "secret" not in response.text
+
+
+async def test_openapi_documents_the_envelope_free_of_default_shapes(client):
+    response = await client.get("/openapi.json")
+
+    assert response.status_code == 200
+    spec = response.json()
+    assert spec["info"]["title"] == "Campaign Dispatch"
+    for path in (
+        "/campaigns",
+        "/campaigns/{campaign_id}",
+        "/campaigns/{campaign_id}/personalized-preview",
+        "/campaigns/{campaign_id}/messages",
+        "/customers",
+        "/customers/{customer_id}",
+        "/customers/import",
+        "/templates/preview",
+        "/health",
+        "/ready",
+    ):
+        assert path in spec["paths"], path
+
+
+async def test_docs_are_served(client):
+    response = await client.get("/docs", headers={"Accept": "text/html"})
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/openapi.json" in response.text
+
+
+async def test_health(client):
+    response = await client.get("/health")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_ready_reports_its_checks(client):
+    response = await client.get("/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "queue": "ok"}}
+
+
+# --- with a built dashboard ------------------------------------------------------------------
+
+
+@pytest.fixture
+async def dashboard_client(settings, runtime, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>dashboard</title>")
+    (dist / "assets" / "app.js").write_text("console.log('hi')")
+    (dist / "favicon.svg").write_text("<svg/>")
+    app = create_app(settings.model_copy(update={"web_dist_dir": dist}), runtime)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+async def test_dashboard_serves_pages_and_assets_beside_the_api(dashboard_client):
+    page = await dashboard_client.get("/campaigns/3", headers={"Accept": "text/html"})
+    api = await dashboard_client.get("/campaigns", headers={"Accept": "application/json"})
+    asset = await dashboard_client.get("/assets/app.js")
+    icon = await dashboard_client.get("/favicon.svg")
+
+    assert page.status_code == 200
+    assert "<title>dashboard</title>" in page.text
+    assert api.status_code == 200
+    assert api.json()["data"] == []
+    assert asset.text == "console.log('hi')"
+    assert icon.text == "<svg/>"
+
+
+async def test_operator_endpoints_answer_json_to_a_browser(dashboard_client):
+    for path in ("/health", "/ready", "/openapi.json"):
+        response = await dashboard_client.get(path, headers={"Accept": "text/html,*/*"})
+
+        assert response.status_code == 200, path
+        assert response.headers["content-type"] == "application/json", path
+    docs = await dashboard_client.get("/docs", headers={"Accept": "text/html"})
+    assert "<title>dashboard</title>" not in docs.text
+
+
+async def test_missing_dashboard_asset_is_404_envelope(dashboard_client):
+    for path in ("/assets/missing.js", "/assets/../index.html", "/assets/"):
+        response = await dashboard_client.get(path)
+
+        assert_envelope(response, 404, "NOT_FOUND")
