@@ -1,9 +1,11 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import Customer
 from campaign_dispatch.repositories.id_lists import id_table
 from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
@@ -59,6 +61,26 @@ async def existing_phones(session: AsyncSession, phones: Sequence[str]) -> set[s
     return set(rows.all())
 
 
-async def insert_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(Customer), list(rows))
+async def insert_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert customers, skipping phones that exist (also ones a concurrent import just added).
+
+    Returns how many were inserted.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = utcnow()
+    inserted = 0
+    for start in range(0, len(rows), 1000):  # bounded by SQLite's parameter limit
+        chunk = [
+            {**row, "created_at": now, "updated_at": now} for row in rows[start : start + 1000]
+        ]
+        statement = (
+            upsert(Customer)
+            .values(chunk)
+            .on_conflict_do_nothing(index_elements=["phone"])
+            .returning(Customer.id)
+        )
+        inserted += len((await session.scalars(statement)).all())
+    return inserted

@@ -105,7 +105,5 @@ async def import_csv(session: AsyncSession, content: bytes) -> CustomerImportRes
         if values["phone"] not in seen:
             seen.add(values["phone"])
             to_insert.append(values)
-    await repo.insert_many(session, to_insert)
-    return CustomerImportResult(
-        created=len(to_insert), skipped=len(valid) - len(to_insert), errors=errors
-    )
+    created = await repo.insert_many(session, to_insert)
+    return CustomerImportResult(created=created, skipped=len(valid) - created, errors=errors)
