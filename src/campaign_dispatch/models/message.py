@@ -45,17 +45,28 @@ class OutboundMessage(Timestamped, Base):
             postgresql_where=text("status = 'pending' AND enqueued_at IS NULL"),
             sqlite_where=text("status = 'pending' AND enqueued_at IS NULL"),
         ),
-        # recovery: published jobs that never came back, claims whose lease ran out
+        # recovery: claims whose lease ran out (a fresh pending row is not in it)
         Index(
-            "ix_outbound_messages_in_flight",
-            "status",
-            "enqueued_at",
+            "ix_outbound_messages_leases",
             "lease_expires_at",
-            postgresql_where=text("status IN ('pending', 'sending')"),
-            sqlite_where=text("status IN ('pending', 'sending')"),
+            postgresql_where=text("status = 'sending'"),
+            sqlite_where=text("status = 'sending'"),
+        ),
+        # recovery: published jobs that never came back
+        Index(
+            "ix_outbound_messages_published",
+            "enqueued_at",
+            postgresql_where=text("status = 'pending' AND enqueued_at IS NOT NULL"),
+            sqlite_where=text("status = 'pending' AND enqueued_at IS NOT NULL"),
         ),
         # GET /stats: messages finished today
-        Index("ix_outbound_messages_status_updated_at", "status", "updated_at"),
+        Index(
+            "ix_outbound_messages_finished",
+            "status",
+            "updated_at",
+            postgresql_where=text("status IN ('sent', 'failed')"),
+            sqlite_where=text("status IN ('sent', 'failed')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)

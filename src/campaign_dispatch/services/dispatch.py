@@ -1,5 +1,6 @@
 """Starting a campaign's send: the one transaction shared by the API and the scheduler."""
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
@@ -23,11 +24,8 @@ async def send(
     backs this up. Publishing happens after commit, through the outbox relay.
     """
     campaign = await get_campaign(session, campaign_id)
-    recipients: list[int] | None = None
-    if customer_ids is not None:
-        recipients = sorted(set(customer_ids))
-        await require_existing(session, recipients, "customer_ids")
-    elif not await campaigns_repo.audience_size(session, campaign_id):
+    recipients = sorted(set(customer_ids)) if customer_ids is not None else None
+    if recipients is None and not await campaigns_repo.audience_size(session, campaign_id):
         raise ValidationFailed(
             "customer_ids is required: this campaign has no stored audience",
             details=[{"field": "customer_ids", "message": "Field required"}],
@@ -38,7 +36,15 @@ async def send(
             f"Campaign {campaign_id} is {campaign.status}; "
             "only draft or scheduled campaigns can be sent"
         )
-    queued = await pipeline.create_messages(session, campaign_id, recipients, utcnow())
+    try:
+        # The foreign key checks every customer id as the rows go in; only when it
+        # fails do we look for which ids are missing, to name them.
+        async with session.begin_nested():
+            queued = await pipeline.create_messages(session, campaign_id, recipients, utcnow())
+    except IntegrityError:
+        if recipients is not None:
+            await require_existing(session, recipients, "customer_ids")
+        raise
     await pipeline.notify_outbox(session)
     return SendResponse(campaign_id=campaign_id, messages_queued=queued, status="sending")
 
