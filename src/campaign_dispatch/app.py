@@ -3,10 +3,14 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp
 
-from campaign_dispatch.api import campaigns, customers, dispatch, errors, health, templates
+from campaign_dispatch.api import campaigns, customers, dispatch, errors, health, ops, templates
 from campaign_dispatch.api.limits import RequestLimits
+from campaign_dispatch.api.rate_limit import SendRateLimit
+from campaign_dispatch.api.request_context import RequestContext
+from campaign_dispatch.api.security import require_api_key
 from campaign_dispatch.api.static import Dashboard, dashboard_available
 from campaign_dispatch.config import Settings, get_settings
 from campaign_dispatch.runtime import Role, Runtime
@@ -14,6 +18,13 @@ from campaign_dispatch.runtime import Role, Runtime
 DESCRIPTION = """Create personalized SMS and WhatsApp campaigns, preview them for a customer,
 and send them through a queue to a (mock) provider. Every error uses the envelope
 `{"error": {"code": "UPPER_SNAKE", "message": "…", "details": [...]}}`."""
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outermost, even outside Starlette's ServerErrorMiddleware: a 500 then carries its
+        # X-Request-ID too, and the error's log line the request id.
+        return RequestContext(super().build_middleware_stack())
 
 
 def create_app(
@@ -40,7 +51,7 @@ def create_app(
         finally:
             await owned.close()
 
-    app = FastAPI(
+    app = _App(
         title="Campaign Dispatch",
         version="0.1.0",
         description=DESCRIPTION,
@@ -49,9 +60,17 @@ def create_app(
     if runtime is not None:
         app.state.runtime = runtime
     errors.install(app)
-    for module in (campaigns, dispatch, customers, templates, health):
+    keys = settings.api_key_set
+    protected = [Depends(require_api_key(keys))] if keys else []
+    for module in (campaigns, dispatch, customers, templates):
+        app.include_router(module.router, dependencies=protected)
+    for module in (health, ops):
         app.include_router(module.router)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
+    if settings.send_rate_limit_per_minute:
+        app.add_middleware(
+            SendRateLimit, per_minute=settings.send_rate_limit_per_minute, api_keys=keys
+        )
     if dashboard_available(settings.web_dist_dir):
         app.add_middleware(Dashboard, dist=settings.web_dist_dir)
     return app

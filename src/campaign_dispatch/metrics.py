@@ -1,6 +1,15 @@
-"""Prometheus metrics shared by the API, worker and relay of one process."""
+"""Prometheus metrics: counters shared by the API, worker and relay of one process, and
+gauges read from the database when /metrics is scraped."""
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from campaign_dispatch.models import CAMPAIGN_STATUSES
 
 MESSAGES_SENT = Counter("campaign_messages_sent_total", "Messages delivered to the provider")
 MESSAGES_FAILED = Counter("campaign_messages_failed_total", "Messages failed for good")
@@ -12,3 +21,44 @@ SEND_ATTEMPT_SECONDS = Histogram(
 )
 IN_FLIGHT = Gauge("campaign_messages_in_flight", "Messages being sent by this process")
 JOBS_PUBLISHED = Counter("campaign_jobs_published_total", "Jobs published by the outbox relay")
+
+
+@dataclass(frozen=True)
+class DatabaseSnapshot:
+    outbox_backlog: int
+    campaigns_by_status: Mapping[str, int]
+
+
+class _DatabaseCollector(Collector):
+    """Gauges of one scrape's database reading (None: the database could not be read)."""
+
+    def __init__(self, snapshot: DatabaseSnapshot | None) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "campaign_database_up",
+            "Whether this scrape could read the database",
+            value=int(self.snapshot is not None),
+        )
+        if self.snapshot is None:
+            return
+        yield GaugeMetricFamily(
+            "campaign_outbox_backlog",
+            "Pending messages not yet published to the queue",
+            value=self.snapshot.outbox_backlog,
+        )
+        campaigns = GaugeMetricFamily(
+            "campaign_campaigns", "Campaigns by status", labels=["status"]
+        )
+        for status in CAMPAIGN_STATUSES:
+            campaigns.add_metric([status], self.snapshot.campaigns_by_status.get(status, 0))
+        yield campaigns
+
+
+def exposition(snapshot: DatabaseSnapshot | None) -> bytes:
+    """This process's metrics (with the default process and platform collectors), then the
+    database gauges: one text-format document."""
+    database = CollectorRegistry(auto_describe=False)
+    database.register(_DatabaseCollector(snapshot))
+    return generate_latest(REGISTRY) + generate_latest(database)

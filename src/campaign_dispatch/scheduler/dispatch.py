@@ -8,7 +8,7 @@ mid-release rolls the whole transaction back; the next pass releases it again.
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import structlog
 from sqlalchemy import exists, select
@@ -19,6 +19,12 @@ from campaign_dispatch.models import Campaign, CampaignAudience
 from campaign_dispatch.services.dispatch import release_scheduled
 
 log = structlog.get_logger(__name__)
+
+
+class ReleaseFailed(Exception):
+    def __init__(self, campaign_id: int) -> None:
+        super().__init__(f"releasing campaign {campaign_id} failed")
+        self.campaign_id = campaign_id
 
 
 class Scheduler:
@@ -32,11 +38,15 @@ class Scheduler:
         self.interval = interval
         self.on_release = on_release
 
-    async def release_one(self) -> int | None:
-        """Release the most overdue campaign; its id, or None when nothing is due."""
+    async def release_one(self, skip: Collection[int] = ()) -> tuple[int, int | None] | None:
+        """Release the most overdue campaign not in `skip`.
+
+        Returns (campaign id, messages created; None if another scheduler won it), or None
+        when nothing is due. ReleaseFailed names a campaign whose release was rolled back.
+        """
         async with self.sessions() as session, session.begin():
             has_audience = exists().where(CampaignAudience.campaign_id == Campaign.id)
-            campaign_id = await session.scalar(
+            query = (
                 select(Campaign.id)
                 .where(
                     Campaign.status == "scheduled", Campaign.scheduled_at <= utcnow(), has_audience
@@ -45,20 +55,41 @@ class Scheduler:
                 .limit(1)
                 .with_for_update(skip_locked=True)
             )
+            if skip:
+                query = query.where(Campaign.id.not_in(skip))
+            campaign_id = await session.scalar(query)
             if campaign_id is None:
                 return None
-            queued = await release_scheduled(session, campaign_id)
+            try:
+                queued = await release_scheduled(session, campaign_id)
+            except Exception as exc:
+                raise ReleaseFailed(campaign_id) from exc
         if queued is not None:
             log.info("scheduled campaign released", campaign_id=campaign_id, messages=queued)
             if self.on_release:
                 self.on_release()
-        return campaign_id
+        return campaign_id, queued
 
     async def release_due(self) -> list[int]:
-        released = []
-        while (campaign_id := await self.release_one()) is not None:
-            released.append(campaign_id)
-        return released
+        """Release every due campaign; the ids this scheduler released.
+
+        A campaign whose release fails is logged and left `scheduled` for the next pass,
+        so it cannot hold up the campaigns due after it.
+        """
+        released: list[int] = []
+        failed: set[int] = set()
+        while True:
+            try:
+                result = await self.release_one(failed)
+            except ReleaseFailed as exc:
+                log.exception("scheduled release failed", campaign_id=exc.campaign_id)
+                failed.add(exc.campaign_id)
+                continue
+            if result is None:
+                return released
+            campaign_id, queued = result
+            if queued is not None:
+                released.append(campaign_id)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
