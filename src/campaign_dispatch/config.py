@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 
-    @field_validator("amqp_url", "api_keys", mode="before")
+    @field_validator("amqp_url", "api_keys", "mock_sender_seed", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

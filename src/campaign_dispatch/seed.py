@@ -97,7 +97,9 @@ CUSTOMERS: list[dict[str, str | None]] = [
 ]
 
 WELCOME = "Hi {first_name|there}, welcome to our store in {location|your city}!"
-SUMMER = "Hi {first_name|there}, check out {preferred_product|our new arrivals} in {location|your city}!"
+SUMMER = (
+    "Hi {first_name|there}, check out {preferred_product|our new arrivals} in {location|your city}!"
+)
 WINTER = "Hello {first_name|friend}, the {preferred_product|new collection} is back in stock."
 
 

@@ -1,3 +1,4 @@
+import asyncio
 from typing import Literal
 
 from fastapi import APIRouter
@@ -8,6 +9,7 @@ from sqlalchemy import text
 from campaign_dispatch.api.deps import RuntimeDep
 
 router = APIRouter(tags=["operations"])
+READY_TIMEOUT_SECONDS = 3.0
 
 
 class Health(BaseModel):
@@ -30,11 +32,17 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
     """Readiness: the database and the queue are reachable."""
     checks = {"database": "ok", "queue": "ok"}
     try:
-        async with runtime.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            async with runtime.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means not ready; the reason is reported
         checks["database"] = f"unavailable: {type(exc).__name__}"
-    if not await runtime.queue_ready():
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+            queue_ok = await runtime.queue_ready()
+    except TimeoutError:
+        queue_ok = False
+    if not queue_ok:
         checks["queue"] = "unavailable"
     ok = all(v == "ok" for v in checks.values())
     body = Readiness(status="ok" if ok else "unavailable", checks=checks)
