@@ -36,7 +36,7 @@ dev: .venv/.synced $(WEB_STAMP) ## API with reload on :8000 and the Vite dev ser
 	$(RUN) campaign-dispatch migrate && $(RUN) campaign-dispatch seed --if-empty
 	trap 'kill 0' EXIT; (cd web && npm run dev) & $(RUN) uvicorn --factory campaign_dispatch.app:create_app --reload --port 8000
 
-test: test-py test-web ## Every test: Python (SQLite, PostgreSQL, RabbitMQ, browser) and dashboard
+test: test-web test-py ## Every test: Python (SQLite, PostgreSQL, RabbitMQ, browser) and dashboard
 
 test-py: .venv/.synced web/dist/index.html
 	$(RUN) pytest
