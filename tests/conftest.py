@@ -16,7 +16,14 @@ from campaign_dispatch.db.migrate import upgrade
 from campaign_dispatch.runtime import Runtime
 from tests.services import POSTGRES_URL, require
 
-TABLES = ("idempotency_keys", "outbound_messages", "campaign_audience", "campaigns", "customers")
+TABLES = (
+    "idempotency_keys",
+    "outbound_messages",
+    "campaign_audience",
+    "campaigns",
+    "campaign_counts",
+    "customers",
+)
 
 
 def _create_postgres_database() -> tuple[str, Callable[[], None]]:

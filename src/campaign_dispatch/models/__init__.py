@@ -4,6 +4,7 @@ from campaign_dispatch.models.campaign import (
     CHANNELS,
     Campaign,
     CampaignAudience,
+    CampaignCount,
 )
 from campaign_dispatch.models.customer import Customer
 from campaign_dispatch.models.idempotency import IdempotencyRecord
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "Campaign",
     "CampaignAudience",
+    "CampaignCount",
     "Customer",
     "IdempotencyRecord",
     "OutboundMessage",

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign_dispatch.models.base import Base, IdType, Timestamped
@@ -51,3 +51,13 @@ class CampaignAudience(Base):
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class CampaignCount(Base):
+    """Campaigns per (channel, status), maintained by database triggers (migration 0003)."""
+
+    __tablename__ = "campaign_counts"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, server_default="0")

@@ -5,7 +5,7 @@ from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
-from campaign_dispatch.models import Campaign, CampaignAudience, OutboundMessage
+from campaign_dispatch.models import Campaign, CampaignAudience, CampaignCount, OutboundMessage
 from campaign_dispatch.repositories.id_lists import id_table
 from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
 from campaign_dispatch.schemas.common import MAX_ID
@@ -32,8 +32,18 @@ async def list_page(
         query = query.where(Campaign.channel == channel)
     if status is not None:
         query = query.where(Campaign.status == status)
+    counts = select(func.sum(CampaignCount.n), select(func.max(Campaign.id)).scalar_subquery())
+    if channel is not None:
+        counts = counts.where(CampaignCount.channel == channel)
+    if status is not None:
+        counts = counts.where(CampaignCount.status == status)
     return await paginate(
-        session, query, Campaign.id, request, {"channel": channel, "status": status}
+        session,
+        query,
+        Campaign.id,
+        request,
+        {"channel": channel, "status": status},
+        current_total=counts,
     )
 
 

@@ -90,11 +90,14 @@ async def paginate(
     request: PageRequest,
     filters: dict[str, object],
     scope: ColumnElement[bool] | None = None,
+    current_total: Select[Any] | None = None,
 ) -> PageResult:
     """Page through `query` (already filtered) newest first by `id_column`.
 
     `scope` narrows the snapshot's max-id lookup (e.g. one campaign's messages); any id
     above the true max is harmless, so the unfiltered table max is a valid bound too.
+    `current_total`, when given, answers (total, max id) for a fresh page 1 in one
+    statement — one snapshot — instead of counting the rows.
     """
     fingerprint = _fingerprint(str(id_column), filters)
     cursor = Cursor.decode(request.cursor) if request.cursor else None
@@ -105,19 +108,23 @@ async def paginate(
         snapshot, page, total = cursor.snapshot_id, cursor.page, cursor.total_count
     else:
         page = request.page
-        if request.snapshot_id is not None:
+        if request.snapshot_id is None and current_total is not None:
+            row = (await session.execute(current_total)).one()
+            total, snapshot = int(row[0] or 0), int(row[1] or 0)
+        elif request.snapshot_id is not None:
             snapshot = min(request.snapshot_id, MAX_ID)
         else:
             max_query = select(func.max(id_column))
             if scope is not None:
                 max_query = max_query.where(scope)
             snapshot = (await session.scalar(max_query)) or 0
-        total = (
-            await session.scalar(
-                select(func.count()).select_from(query.where(id_column <= snapshot).subquery())
+        if request.snapshot_id is not None or current_total is None:
+            total = (
+                await session.scalar(
+                    select(func.count()).select_from(query.where(id_column <= snapshot).subquery())
+                )
+                or 0
             )
-            or 0
-        )
 
     rows_query = query.where(id_column <= snapshot).order_by(id_column.desc())
     if cursor is not None:
