@@ -19,28 +19,40 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Statement-level triggers with transition tables: one aggregated upsert per statement,
+# so a bulk INSERT … SELECT does not update the same counter row once per campaign, and
+# an UPDATE that leaves channel and status alone writes nothing.
+_APPLY = """
+    INSERT INTO campaign_counts (channel, status, n)
+    SELECT channel, status, sum(k) FROM ({rows}) AS changes
+    GROUP BY channel, status HAVING sum(k) <> 0
+    ON CONFLICT (channel, status) DO UPDATE SET n = campaign_counts.n + EXCLUDED.n;
+"""
+_NEW = "SELECT channel, status, 1 AS k FROM new_rows"
+_OLD = "SELECT channel, status, -1 AS k FROM old_rows"
 POSTGRES = [
-    """
+    f"""
     CREATE FUNCTION campaign_counts_track() RETURNS trigger AS $$
     BEGIN
-        IF TG_OP IN ('UPDATE', 'DELETE') THEN
-            UPDATE campaign_counts SET n = n - 1
-             WHERE channel = OLD.channel AND status = OLD.status;
-        END IF;
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN
-            INSERT INTO campaign_counts (channel, status, n) VALUES (NEW.channel, NEW.status, 1)
-            ON CONFLICT (channel, status) DO UPDATE SET n = campaign_counts.n + 1;
+        IF TG_OP = 'INSERT' THEN
+            {_APPLY.format(rows=_NEW)}
+        ELSIF TG_OP = 'DELETE' THEN
+            {_APPLY.format(rows=_OLD)}
+        ELSE
+            {_APPLY.format(rows=f"{_NEW} UNION ALL {_OLD}")}
         END IF;
         RETURN NULL;
     END
     $$ LANGUAGE plpgsql
     """,
-    """
-    CREATE TRIGGER campaigns_count_changes
-    AFTER INSERT OR DELETE OR UPDATE OF channel, status ON campaigns
-    FOR EACH ROW EXECUTE FUNCTION campaign_counts_track()
-    """,
-    # TRUNCATE bypasses row triggers: empty the counts with it.
+    "CREATE TRIGGER campaigns_count_insert AFTER INSERT ON campaigns "
+    "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION campaign_counts_track()",
+    "CREATE TRIGGER campaigns_count_update AFTER UPDATE ON campaigns "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION campaign_counts_track()",
+    "CREATE TRIGGER campaigns_count_delete AFTER DELETE ON campaigns "
+    "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION campaign_counts_track()",
+    # TRUNCATE bypasses row and statement DML triggers: empty the counts with it.
     """
     CREATE FUNCTION campaign_counts_reset() RETURNS trigger AS $$
     BEGIN
@@ -88,8 +100,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER campaigns_count_truncate ON campaigns")
-        op.execute("DROP TRIGGER campaigns_count_changes ON campaigns")
+        for name in ("truncate", "insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER campaigns_count_{name} ON campaigns")
         op.execute("DROP FUNCTION campaign_counts_reset()")
         op.execute("DROP FUNCTION campaign_counts_track()")
     else:
