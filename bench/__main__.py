@@ -51,9 +51,13 @@ def _env(database_url: str, queue: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def processes(commands: list[tuple[list[str], dict[str, str]]]) -> Iterator[list[subprocess.Popen[bytes]]]:
+def processes(
+    commands: list[tuple[list[str], dict[str, str]]],
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     started = [
-        subprocess.Popen([sys.executable, "-m", "campaign_dispatch.cli", *args], env=env, cwd=ROOT)
+        subprocess.Popen(  # noqa: S603 (our own CLI, fixed arguments)
+            [sys.executable, "-m", "campaign_dispatch.cli", *args], env=env, cwd=ROOT
+        )
         for args, env in commands
     ]
     try:
@@ -110,8 +114,7 @@ async def seed_campaigns(database_url: str, count: int) -> None:
                SELECT 'Bench ' || g, CASE WHEN g % 2 = 0 THEN 'sms' ELSE 'whatsapp' END,
                       (ARRAY['draft','scheduled','sending','sent','failed'])[1 + g % 5],
                       'Hi {first_name}', now(), now()
-               FROM generate_series(1, $1) AS g"""
-            ,
+               FROM generate_series(1, $1) AS g""",
             count,
         )
         await connection.execute("VACUUM ANALYZE campaigns")
@@ -122,8 +125,12 @@ async def seed_campaigns(database_url: str, count: int) -> None:
 async def new_campaign(client: httpx.AsyncClient) -> int:
     response = await client.post(
         "/campaigns",
-        json={"name": "bench", "channel": "sms", "base_template": "Hi {first_name} {last_name}, "
-              "check out {preferred_product} in {location}!"},
+        json={
+            "name": "bench",
+            "channel": "sms",
+            "base_template": "Hi {first_name} {last_name}, "
+            "check out {preferred_product} in {location}!",
+        },
     )
     response.raise_for_status()
     return int(response.json()["id"])
@@ -139,7 +146,10 @@ async def timed_send(client: httpx.AsyncClient, ids: list[int]) -> tuple[int, fl
 
 
 def report(name: str, value: float, unit: str, bar: str, ok: bool) -> None:
-    print(f"{'PASS' if ok else 'MISS'}  {name:<52} {value:>10.1f} {unit:<6} (target {bar})", flush=True)
+    print(
+        f"{'PASS' if ok else 'MISS'}  {name:<52} {value:>10.1f} {unit:<6} (target {bar})",
+        flush=True,
+    )
 
 
 async def bench_send(client: httpx.AsyncClient, runs: int) -> None:
@@ -147,10 +157,21 @@ async def bench_send(client: httpx.AsyncClient, runs: int) -> None:
         ids = list(range(1, size + 1))
         samples = [(await timed_send(client, ids))[1] * 1000 for _ in range(runs)]
         p50 = statistics.median(samples)
-        report(f"send endpoint, {size} ids, p50 of {runs}", p50, "ms", f"< {target_ms} ms", p50 < target_ms)
+        report(
+            f"send endpoint, {size} ids, p50 of {runs}",
+            p50,
+            "ms",
+            f"< {target_ms} ms",
+            p50 < target_ms,
+        )
 
 
-async def wait_sent(client: httpx.AsyncClient, campaign_id: int, total: int, timeout: float) -> float:
+async def wait_sent(
+    client: httpx.AsyncClient,
+    campaign_id: int,
+    total: int,
+    timeout: float,  # noqa: ASYNC109 (a polling deadline, not a cancel scope)
+) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         stats = (await client.get(f"/campaigns/{campaign_id}")).json()["stats"]
@@ -208,7 +229,13 @@ async def bench_listing(database_url: str, campaigns: int) -> None:
                 samples.append((time.perf_counter() - started) * 1000)
                 cursor = body["pagination"]["next_cursor"]
             p50 = statistics.median(samples)
-            report(f"GET /campaigns cursor pages 2-201, {campaigns} rows", p50, "ms", "< 20 ms", p50 < 20)
+            report(
+                f"GET /campaigns cursor pages 2-201, {campaigns} rows",
+                p50,
+                "ms",
+                "< 20 ms",
+                p50 < 20,
+            )
 
 
 async def main() -> None:
@@ -223,24 +250,35 @@ async def main() -> None:
     await _admin(f'CREATE DATABASE "{name}"')
     database_url = _db_url(name)
     try:
-        subprocess.run([sys.executable, "-m", "campaign_dispatch.cli", "migrate"], check=True,
-                       env=_env(database_url, "unused"), cwd=ROOT, capture_output=True)
+        subprocess.run(  # noqa: ASYNC221 (one-off setup before any timing)
+            [sys.executable, "-m", "campaign_dispatch.cli", "migrate"],
+            check=True,
+            env=_env(database_url, "unused"),
+            cwd=ROOT,
+            capture_output=True,
+        )
         await seed_customers(database_url, 100_000)
         memory: dict[str, float] = {}
         if args.only in (None, "send"):
             queue = f"bench_{uuid.uuid4().hex[:8]}"
             with processes([(["api", "--port", str(PORT)], _env(database_url, queue))]) as procs:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{PORT}", timeout=60) as client:
+                async with httpx.AsyncClient(
+                    base_url=f"http://127.0.0.1:{PORT}", timeout=60
+                ) as client:
                     await wait_ready(client)
                     await bench_send(client, args.runs)
                 memory["api (send runs)"] = rss_mb(procs[0].pid)
         if args.only in (None, "throughput"):
             n = args.messages
-            mem = await bench_throughput(database_url, "dispatch, 1 worker, latency 0", 1, 0, n, 3000)
+            mem = await bench_throughput(
+                database_url, "dispatch, 1 worker, latency 0", 1, 0, n, 3000
+            )
             memory["worker (1 worker, latency 0)"] = mem["pid1"]
             memory["api (throughput run)"] = mem["pid0"]
             await bench_throughput(database_url, "dispatch, 2 workers, latency 0", 2, 0, n, 5000)
-            mem = await bench_throughput(database_url, "dispatch, 1 worker, latency 50 ms", 1, 50, n, 1000)
+            mem = await bench_throughput(
+                database_url, "dispatch, 1 worker, latency 50 ms", 1, 50, n, 1000
+            )
             memory["worker (latency 50 ms)"] = mem["pid1"]
         if args.only in (None, "listing"):
             await bench_listing(database_url, args.campaigns)

@@ -1,8 +1,10 @@
 """`campaign-dispatch serve | api | worker | scheduler | migrate | seed | openapi`."""
 
 import asyncio
+import gc
 import json
 import signal
+from collections.abc import Callable
 
 import click
 import uvicorn
@@ -78,10 +80,32 @@ def _run_background(roles: frozenset[Role]) -> None:
             loop.add_signal_handler(sig, stop.set)
         runtime = Runtime.create(settings)
         await runtime.start(roles)
+        _tune_gc()
         await stop.wait()
         await runtime.close()
 
-    asyncio.run(run())
+    with asyncio.Runner(loop_factory=_fast_loop_factory()) as runner:
+        runner.run(run())
+
+
+def _tune_gc() -> None:
+    """Fewer, cheaper collections: the hot path allocates many short-lived objects, and
+    the default thresholds make the collector rescan the long-lived startup heap (ORM,
+    models, libraries) over and over. Freezing moves that heap out of the collector's
+    way; reference counting still frees everything acyclic at once."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
+
+
+def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it comes with uvicorn[standard]): the background processes
+    are CPU-bound on socket and task overhead, which uvloop does in C."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 @main.command()

@@ -33,11 +33,13 @@ class Relay:
         queue: JobQueue,
         batch_size: int = 2000,
         interval: float = 0.2,
+        concurrency: int = 2,
     ) -> None:
         self.sessions = sessions
         self.queue = queue
         self.batch_size = batch_size
         self.interval = interval
+        self.concurrency = max(1, concurrency)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -77,8 +79,14 @@ class Relay:
                     await asyncio.wait_for(stop.wait(), 2)
 
     async def run(self, stop: asyncio.Event) -> None:
+        """`concurrency` publishing loops: while one waits for the broker's confirms,
+        another locks and publishes the next batch (SKIP LOCKED keeps them apart)."""
+        await asyncio.gather(*(self._loop(stop) for _ in range(self.concurrency)))
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         delay = self.interval
         while not stop.is_set():
+            self._wake.clear()  # cleared before looking, so a wake during the look is kept
             try:
                 published = await self.publish_due()
                 delay = self.interval
@@ -92,7 +100,6 @@ class Relay:
                 published, delay = 0, min(max(delay, 0.5) * 2, 10)
             if published >= self.batch_size:
                 continue
-            self._wake.clear()
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)

@@ -24,9 +24,9 @@ class Job:
     attempt: int
 
     def encode(self) -> bytes:
-        return json.dumps(
-            {"outbound_message_id": self.message_id, "attempt": self.attempt}
-        ).encode()
+        # Byte for byte what json.dumps({"outbound_message_id": …, "attempt": …}) gives,
+        # without the encoder's overhead (the relay encodes thousands per second).
+        return b'{"outbound_message_id": %d, "attempt": %d}' % (self.message_id, self.attempt)
 
     @classmethod
     def decode(cls, body: bytes) -> "Job":

@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     exists,
@@ -19,9 +21,11 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import Campaign, CampaignAudience, Customer, OutboundMessage
@@ -70,6 +74,10 @@ async def create_messages(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _is_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 # --- the outbox relay -------------------------------------------------------------
 
 OUTBOX_CHANNEL = "campaign_dispatch_outbox"
@@ -94,10 +102,17 @@ async def take_due(session: AsyncSession, now: datetime, limit: int) -> list[Job
 
 
 async def mark_enqueued(session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
-    if ids:
-        await session.execute(
-            update(M).where(M.id.in_(ids), M.enqueued_at.is_(None)).values(enqueued_at=now)
-        )
+    if not ids:
+        return
+    if _is_postgresql(session):
+        # One array parameter instead of one bind per id (the relay marks thousands).
+        ids_param = bindparam("ids", list(ids), type_=postgresql.ARRAY(BigInteger))
+        id_matches = M.id == any_(ids_param)
+    else:
+        id_matches = M.id.in_(ids)
+    await session.execute(
+        update(M).where(id_matches, M.enqueued_at.is_(None)).values(enqueued_at=now)
+    )
 
 
 # --- the worker ---------------------------------------------------------------------
@@ -125,6 +140,58 @@ async def claim(
         .returning(M.id, M.campaign_id, M.customer_id, M.retry_count)
     )
     return [Claimed(*row) for row in result.all()]
+
+
+_CUSTOMER_COLUMNS = ", ".join(f"c.{name}" for name in CUSTOMER_FIELDS)
+
+# One round trip on PostgreSQL: the same conditional claim as `claim` (a job claims its
+# message only at the job's attempt and only from `pending`), keys passed as two arrays
+# (one cached statement whatever the batch size), the customers' values joined in.
+_PG_CLAIM = text(
+    f"""
+    WITH keys AS (
+        SELECT * FROM unnest(CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[])) AS k(id, attempt)
+    ), claimed AS (
+        UPDATE outbound_messages AS m
+        SET status = 'sending', lease_expires_at = :lease_until, updated_at = :now
+        FROM keys
+        WHERE m.id = keys.id AND m.retry_count = keys.attempt AND m.status = 'pending'
+        RETURNING m.id, m.campaign_id, m.customer_id, m.retry_count
+    )
+    SELECT claimed.id, claimed.campaign_id, claimed.customer_id, claimed.retry_count,
+           c.id IS NOT NULL, {_CUSTOMER_COLUMNS}
+    FROM claimed LEFT JOIN customers AS c ON c.id = claimed.customer_id
+    """  # noqa: S608 (the only interpolation is the constant column list)
+)
+
+
+async def claim_with_customers(
+    session: AsyncSession, jobs: Sequence[Job], now: datetime, lease: timedelta
+) -> tuple[list[Claimed], dict[int, dict[str, object | None]]]:
+    """`claim`, plus the claimed messages' customer values (one statement on PostgreSQL)."""
+    if not jobs:
+        return [], {}
+    if not _is_postgresql(session):
+        claimed = await claim(session, jobs, now, lease)
+        if not claimed:
+            return [], {}
+        return claimed, await customer_values(session, [c.customer_id for c in claimed])
+    rows = await session.execute(
+        _PG_CLAIM,
+        {
+            "ids": [job.message_id for job in jobs],
+            "attempts": [job.attempt for job in jobs],
+            "lease_until": now + lease,
+            "now": now,
+        },
+    )
+    claims: list[Claimed] = []
+    customers: dict[int, dict[str, object | None]] = {}
+    for row in rows.all():
+        claims.append(Claimed(row[0], row[1], row[2], row[3]))
+        if row[4]:
+            customers[row[2]] = dict(zip(CUSTOMER_FIELDS, row[5:], strict=True))
+    return claims, customers
 
 
 async def customer_values(
@@ -158,6 +225,11 @@ async def record_outcomes(
     session: AsyncSession, outcomes: Sequence[Outcome], now: datetime
 ) -> None:
     """sending → sent | pending (retry later) | failed, each only from `sending`."""
+    if not outcomes:
+        return
+    if _is_postgresql(session):
+        await _record_outcomes_pg(session, outcomes, now)
+        return
     table = cast(Table, M.__table__)
     claimed = and_(table.c.id == bindparam("b_id"), table.c.status == "sending")
     common: dict[str, Any] = {
@@ -197,6 +269,51 @@ async def record_outcomes(
             .values(status="failed", last_error=bindparam("b_error"), **common),
             [{"b_id": o.message_id, "b_text": o.rendered, "b_error": o.error} for o in failed],
         )
+
+
+# All outcomes of a batch in one statement on PostgreSQL, with the same transitions as the
+# per-kind statements below: sent keeps last_error; a retry goes back to pending with
+# retry_count + 1, the error, its due time and no enqueued_at; failed stores the error.
+_PG_RECORD = text(
+    """
+    UPDATE outbound_messages AS m
+    SET status = v.status,
+        rendered_content = v.rendered,
+        last_error = CASE WHEN v.status = 'sent' THEN m.last_error ELSE v.error END,
+        retry_count = m.retry_count + CASE WHEN v.status = 'pending' THEN 1 ELSE 0 END,
+        available_at = CASE WHEN v.status = 'pending' THEN v.retry_at ELSE m.available_at END,
+        enqueued_at = CASE WHEN v.status = 'pending' THEN NULL ELSE m.enqueued_at END,
+        lease_expires_at = NULL,
+        updated_at = :now
+    FROM unnest(
+        CAST(:ids AS BIGINT[]), CAST(:statuses AS VARCHAR[]), CAST(:rendered AS TEXT[]),
+        CAST(:errors AS TEXT[]), CAST(:retry_ats AS TIMESTAMP[])
+    ) AS v(id, status, rendered, error, retry_at)
+    WHERE m.id = v.id AND m.status = 'sending'
+    """
+)
+
+
+def _outcome_status(outcome: Outcome) -> str:
+    if outcome.error is None:
+        return "sent"
+    return "pending" if outcome.retry_at is not None else "failed"
+
+
+async def _record_outcomes_pg(
+    session: AsyncSession, outcomes: Sequence[Outcome], now: datetime
+) -> None:
+    await session.execute(
+        _PG_RECORD,
+        {
+            "ids": [o.message_id for o in outcomes],
+            "statuses": [_outcome_status(o) for o in outcomes],
+            "rendered": [o.rendered for o in outcomes],
+            "errors": [o.error for o in outcomes],
+            "retry_ats": [o.retry_at for o in outcomes],
+            "now": now,
+        },
+    )
 
 
 # --- campaign completion and recovery ---------------------------------------------------

@@ -58,18 +58,15 @@ class Worker:
         while True:
             first = await self._inbox.get()
             if first is _STOP:
+                await self._complete_finished()
                 return
             batch = [first]
-            stopping = False
-            while len(batch) < self.batch_size and not self._inbox.empty():
-                item = self._inbox.get_nowait()
-                if item is _STOP:
-                    stopping = True
-                    break
-                batch.append(item)
+            stopping = self._fill(batch)
             try:
                 await self.processor.process(batch)
                 pause = 0.5
+                if not stopping and self._inbox.empty():
+                    await self._complete_finished()
             except Exception:
                 # The database (most likely) is failing: hand the batch back and pause
                 # this lane instead of spinning; leases recover anything half-done.
@@ -82,4 +79,20 @@ class Worker:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30)
             if stopping:
+                await self._complete_finished()
                 return
+
+    def _fill(self, batch: list[Delivery]) -> bool:
+        """Top `batch` up from the inbox without waiting; True if a stop marker came."""
+        while len(batch) < self.batch_size and not self._inbox.empty():
+            item = self._inbox.get_nowait()
+            if item is _STOP:
+                return True
+            batch.append(item)
+        return False
+
+    async def _complete_finished(self) -> None:
+        try:
+            await self.processor.complete_finished(now=True)
+        except Exception:
+            log.exception("campaign completion check failed; the recovery sweep will retry")

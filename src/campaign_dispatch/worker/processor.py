@@ -6,6 +6,7 @@ or already past that attempt is acknowledged and ignored, never retried.
 
 import asyncio
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,6 +35,14 @@ class _Attempt:
     retryable: bool = True
 
 
+async def _one_statement_at_a_time(session: AsyncSession) -> None:
+    """On PostgreSQL the claim and the outcomes are one atomic statement each: run them
+    in autocommit and save the BEGIN and COMMIT round trips. (SQLite keeps its BEGIN
+    IMMEDIATE transactions and the several statements it needs there.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 @dataclass
 class BatchProcessor:
     sessions: async_sessionmaker[AsyncSession]
@@ -43,6 +52,9 @@ class BatchProcessor:
     settings: Settings
     rng: random.Random = field(default_factory=random.Random)
     _templates: dict[int, tuple[str, str]] = field(default_factory=dict)
+    completion_interval: float = 0.25
+    _unchecked: set[int] = field(default_factory=set)
+    _checked_at: float = 0.0
 
     async def process(self, deliveries: Sequence[Delivery]) -> None:
         jobs: dict[int, tuple[Job, Delivery]] = {}
@@ -73,6 +85,7 @@ class BatchProcessor:
         await self._record(attempts)
         for delivery in [*ignored, *(jobs[a.claim.message_id][1] for a in attempts)]:
             await delivery.ack()
+        await self.complete_finished()
 
     async def _claim(
         self, jobs: list[Job]
@@ -81,10 +94,10 @@ class BatchProcessor:
             return [], {}
         lease = timedelta(seconds=self.settings.lease_seconds)
         async with self.sessions() as session, session.begin():
-            claims = await pipeline.claim(session, jobs, utcnow(), lease)
+            await _one_statement_at_a_time(session)
+            claims, customers = await pipeline.claim_with_customers(session, jobs, utcnow(), lease)
             if not claims:
                 return [], {}
-            customers = await pipeline.customer_values(session, [c.customer_id for c in claims])
             missing = [c.campaign_id for c in claims if c.campaign_id not in self._templates]
             if missing:
                 if len(self._templates) > 10_000:
@@ -138,6 +151,7 @@ class BatchProcessor:
                 retries.append((Job(a.claim.message_id, retry_number), delay))
             outcomes.append(Outcome(a.claim.message_id, a.rendered, a.error, retry_at))
         async with self.sessions() as session, session.begin():
+            await _one_statement_at_a_time(session)
             await pipeline.record_outcomes(session, outcomes, now)
 
         final = [o for o in outcomes if o.retry_at is None]
@@ -153,11 +167,31 @@ class BatchProcessor:
                 )
         if final:
             by_id = {a.claim.message_id: a.claim.campaign_id for a in attempts}
-            campaigns = sorted({by_id[o.message_id] for o in final})
+            self._unchecked.update(by_id[o.message_id] for o in final)
+
+    async def complete_finished(self, now: bool = False) -> None:
+        """Complete the campaigns this worker recorded final outcomes for, if finished.
+
+        Checked after the outcomes committed, so of the workers recording a campaign's
+        last messages, the last to commit sees them all. While jobs keep coming the check
+        runs at most every `completion_interval` seconds (a campaign finishes once); the
+        worker asks for it `now` whenever it runs out of jobs and when it stops.
+        """
+        if not self._unchecked:
+            return
+        clock = time.monotonic()
+        if not now and clock - self._checked_at < self.completion_interval:
+            return
+        campaigns, self._unchecked = sorted(self._unchecked), set()
+        self._checked_at = clock
+        try:
             async with self.sessions() as session, session.begin():
                 done = await pipeline.complete_campaigns(session, campaigns, utcnow())
-            for campaign_id in done:
-                log.info("campaign finished", campaign_id=campaign_id)
+        except BaseException:
+            self._unchecked.update(campaigns)  # the recovery sweep is the backstop
+            raise
+        for campaign_id in done:
+            log.info("campaign finished", campaign_id=campaign_id)
 
     async def _schedule_retries(self, retries: list[tuple[Job, float]]) -> None:
         """Hand retries to the delay queues; any not handed over, the relay publishes when due."""
