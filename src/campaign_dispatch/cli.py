@@ -29,6 +29,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, roles: frozen
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,
+        access_log=False,  # request_context logs one line per request, with its id
         proxy_headers=False,
     )
     uvicorn.Server(config).run()
