@@ -140,13 +140,14 @@ function PreviewResult({
 
 function PreviewError({ error }: { error: unknown }) {
   if (error instanceof ApiError && error.status === 422) {
+    const extra = error.details.filter((d) => d.message !== error.message);
     return (
       <div className="state state--warning" role="status">
         <p className="state__title">Template can't be rendered</p>
         <p className="state__body">{error.message}</p>
-        {error.details.length > 0 && (
+        {extra.length > 0 && (
           <ul className="state__list">
-            {error.details.map((d, i) => (
+            {extra.map((d, i) => (
               <li key={i}>{d.message}</li>
             ))}
           </ul>

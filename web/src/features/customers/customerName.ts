@@ -2,5 +2,5 @@ import type { Customer } from "../../api/types";
 
 export function customerName(c: Customer): string {
   const name = [c.first_name, c.last_name].filter(Boolean).join(" ");
-  return name || c.phone;
+  return name || `Customer #${c.id}`;
 }
