@@ -7,7 +7,6 @@ mid-release rolls the whole transaction back; the next pass releases it again.
 """
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Collection
 
 import structlog
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import Campaign, CampaignAudience
+from campaign_dispatch.scheduler.periodic import run_every
 from campaign_dispatch.services.dispatch import release_scheduled
 
 log = structlog.get_logger(__name__)
@@ -92,10 +92,4 @@ class Scheduler:
                 released.append(campaign_id)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.release_due()
-            except Exception:
-                log.exception("scheduler pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval)
+        await run_every(self.interval, stop, self.release_due, "scheduler pass")

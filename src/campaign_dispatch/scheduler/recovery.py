@@ -1,7 +1,6 @@
 """Periodic repair: expired claims, jobs the broker lost, campaigns left `sending`."""
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import structlog
@@ -9,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.repositories import pipeline
+from campaign_dispatch.scheduler.periodic import run_every
 
 log = structlog.get_logger(__name__)
 
@@ -42,10 +42,4 @@ class Recovery:
             )
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("recovery sweep failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval)
+        await run_every(self.interval, stop, self.sweep, "recovery sweep")
