@@ -30,14 +30,18 @@ class _App(FastAPI):
 def create_app(
     settings: Settings | None = None,
     runtime: Runtime | None = None,
-    roles: frozenset[Role] = frozenset({Role.RELAY}),
+    roles: frozenset[Role] | None = None,
 ) -> FastAPI:
     """The API; `roles` are the background services this process also runs.
 
-    Given a `runtime`, the caller owns it (tests); otherwise the lifespan creates,
-    starts and closes one.
+    By default: all of them without a broker (the embedded mode has no other process
+    to do the work), none with one (workers and schedulers run apart). Given a
+    `runtime`, the caller owns it (tests); otherwise the lifespan creates, starts and
+    closes one.
     """
     settings = settings or get_settings()
+    if roles is None:
+        roles = frozenset() if settings.amqp_url else frozenset(Role)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +49,7 @@ def create_app(
             yield
             return
         app.state.runtime = owned = Runtime.create(settings)
-        await owned.start(roles)
+        await owned.start(roles or frozenset())
         try:
             yield
         finally:
