@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from campaign_dispatch.clock import utcnow
@@ -80,6 +81,10 @@ class Runtime:
                 self.sessions, self.queue, s.relay_batch_size, s.relay_interval_seconds
             )
             self._spawn("relay", self.relay.run(self._stop))
+            if s.is_postgres:  # sends NOTIFY on commit: publish at once, not at the next poll
+                dsn = make_url(s.database_url).set(drivername="postgresql")
+                listen = self.relay.listen(dsn.render_as_string(hide_password=False), self._stop)
+                self._spawn("relay-listen", listen)
         if Role.WORKER in roles:
             processor = BatchProcessor(self.sessions, self.queue, self.sender, self.personalizer, s)
             worker = Worker(self.queue, processor, s.worker_concurrency, s.worker_batch_size)

@@ -151,3 +151,20 @@ def test_premarshalled_publish_frames_match_pamqp():
             )
         )
         assert frames.job(body) == expected
+
+
+def test_jobs_with_out_of_range_numbers_are_malformed_not_retried():
+    import pytest
+
+    from campaign_dispatch.queue import Job
+
+    for body in (
+        b'{"outbound_message_id": 1, "attempt": 99999999999}',
+        b'{"outbound_message_id": 99999999999999999999, "attempt": 0}',
+        b'{"outbound_message_id": true, "attempt": 0}',
+        b'{"outbound_message_id": 1, "attempt": -1}',
+        b'{"outbound_message_id": 1.0, "attempt": 0}',
+    ):
+        with pytest.raises(ValueError, match="not a job"):
+            Job.decode(body)
+    assert Job.decode(b'{"outbound_message_id": 7, "attempt": 2}') == Job(7, 2)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 SEND_QUEUE = "campaign_sends"
+MAX_MESSAGE_ID = 2**63 - 1  # BIGINT
+MAX_ATTEMPT = 2**31 - 1  # INTEGER retry_count
 
 
 class QueueUnavailable(Exception):
@@ -35,7 +37,13 @@ class Job:
             message_id, attempt = data["outbound_message_id"], data.get("attempt", 0)
         except (ValueError, TypeError, KeyError):
             raise ValueError(f"not a job: {body[:100]!r}") from None
-        if not (isinstance(message_id, int) and isinstance(attempt, int)) or message_id < 1:
+        in_range = (
+            type(message_id) is int  # not bool, not float
+            and type(attempt) is int
+            and 1 <= message_id <= MAX_MESSAGE_ID
+            and 0 <= attempt <= MAX_ATTEMPT
+        )
+        if not in_range:
             raise ValueError(f"not a job: {body[:100]!r}")
         return cls(message_id, attempt)
 

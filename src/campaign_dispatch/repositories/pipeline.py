@@ -215,7 +215,10 @@ async def campaign_templates(
 
 @dataclass(frozen=True)
 class Outcome:
+    """The result of the attempt a worker claimed (`attempt` = retry_count at its claim)."""
+
     message_id: int
+    attempt: int
     rendered: str | None
     error: str | None = None
     retry_at: datetime | None = None  # set for a failure that will be retried
@@ -224,14 +227,20 @@ class Outcome:
 async def record_outcomes(
     session: AsyncSession, outcomes: Sequence[Outcome], now: datetime
 ) -> None:
-    """sending → sent | pending (retry later) | failed, each only from `sending`."""
+    """sending → sent | pending (retry later) | failed, each only from `sending` at the
+    claimed attempt: a worker whose lease expired and whose message was claimed again
+    cannot overwrite the newer attempt's outcome."""
     if not outcomes:
         return
     if _is_postgresql(session):
         await _record_outcomes_pg(session, outcomes, now)
         return
     table = cast(Table, M.__table__)
-    claimed = and_(table.c.id == bindparam("b_id"), table.c.status == "sending")
+    claimed = and_(
+        table.c.id == bindparam("b_id"),
+        table.c.status == "sending",
+        table.c.retry_count == bindparam("b_attempt"),
+    )
     common: dict[str, Any] = {
         "lease_expires_at": None,
         "updated_at": now,
@@ -243,7 +252,7 @@ async def record_outcomes(
     if sent:
         await session.execute(
             update(table).where(claimed).values(status="sent", **common),
-            [{"b_id": o.message_id, "b_text": o.rendered} for o in sent],
+            [{"b_id": o.message_id, "b_attempt": o.attempt, "b_text": o.rendered} for o in sent],
         )
     if retried:
         await session.execute(
@@ -258,7 +267,13 @@ async def record_outcomes(
                 **common,
             ),
             [
-                {"b_id": o.message_id, "b_text": o.rendered, "b_error": o.error, "b_at": o.retry_at}
+                {
+                    "b_id": o.message_id,
+                    "b_attempt": o.attempt,
+                    "b_text": o.rendered,
+                    "b_error": o.error,
+                    "b_at": o.retry_at,
+                }
                 for o in retried
             ],
         )
@@ -267,7 +282,15 @@ async def record_outcomes(
             update(table)
             .where(claimed)
             .values(status="failed", last_error=bindparam("b_error"), **common),
-            [{"b_id": o.message_id, "b_text": o.rendered, "b_error": o.error} for o in failed],
+            [
+                {
+                    "b_id": o.message_id,
+                    "b_attempt": o.attempt,
+                    "b_text": o.rendered,
+                    "b_error": o.error,
+                }
+                for o in failed
+            ],
         )
 
 
@@ -286,10 +309,10 @@ _PG_RECORD = text(
         lease_expires_at = NULL,
         updated_at = :now
     FROM unnest(
-        CAST(:ids AS BIGINT[]), CAST(:statuses AS VARCHAR[]), CAST(:rendered AS TEXT[]),
-        CAST(:errors AS TEXT[]), CAST(:retry_ats AS TIMESTAMP[])
-    ) AS v(id, status, rendered, error, retry_at)
-    WHERE m.id = v.id AND m.status = 'sending'
+        CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[]), CAST(:statuses AS VARCHAR[]),
+        CAST(:rendered AS TEXT[]), CAST(:errors AS TEXT[]), CAST(:retry_ats AS TIMESTAMP[])
+    ) AS v(id, attempt, status, rendered, error, retry_at)
+    WHERE m.id = v.id AND m.status = 'sending' AND m.retry_count = v.attempt
     """
 )
 
@@ -307,6 +330,7 @@ async def _record_outcomes_pg(
         _PG_RECORD,
         {
             "ids": [o.message_id for o in outcomes],
+            "attempts": [o.attempt for o in outcomes],
             "statuses": [_outcome_status(o) for o in outcomes],
             "rendered": [o.rendered for o in outcomes],
             "errors": [o.error for o in outcomes],

@@ -98,10 +98,10 @@ class BatchProcessor:
             claims, customers = await pipeline.claim_with_customers(session, jobs, utcnow(), lease)
             if not claims:
                 return [], {}
+            if len(self._templates) > 10_000:  # bounded; cleared before use, never during
+                self._templates.clear()
             missing = [c.campaign_id for c in claims if c.campaign_id not in self._templates]
             if missing:
-                if len(self._templates) > 10_000:
-                    self._templates.clear()
                 self._templates.update(await pipeline.campaign_templates(session, missing))
         return [_Attempt(c) for c in claims], customers
 
@@ -118,16 +118,24 @@ class BatchProcessor:
         except TemplateError as exc:  # cannot get better by retrying
             attempt.error, attempt.retryable = f"template error: {exc}", False
             return
+        except Exception as exc:  # a personalizer fault fails this attempt, not the batch
+            log.exception("personalizer raised unexpectedly", message_id=claim.message_id)
+            attempt.error = f"personalization failed: {exc!r}"
+            return
         with metrics.SEND_ATTEMPT_SECONDS.time():
             try:
-                await self.sender.send(
-                    message_id=claim.message_id,
-                    channel=channel,
-                    phone=str(values["phone"]),
-                    text=attempt.rendered,
-                )
+                # Well inside the lease, so a slow provider cannot outlive our claim.
+                async with asyncio.timeout(self.settings.lease_seconds / 2):
+                    await self.sender.send(
+                        message_id=claim.message_id,
+                        channel=channel,
+                        phone=str(values["phone"]),
+                        text=attempt.rendered,
+                    )
             except SendError as exc:
                 attempt.error = str(exc) or type(exc).__name__
+            except TimeoutError:
+                attempt.error = f"provider timed out after {self.settings.lease_seconds / 2:g}s"
             except Exception as exc:
                 log.exception("sender raised unexpectedly", message_id=claim.message_id)
                 attempt.error = f"unexpected sender error: {exc!r}"
@@ -149,7 +157,9 @@ class BatchProcessor:
                 delay = backoff_seconds(retry_number, self.settings.retry_base_delay_ms, self.rng)
                 retry_at = now + timedelta(seconds=delay)
                 retries.append((Job(a.claim.message_id, retry_number), delay))
-            outcomes.append(Outcome(a.claim.message_id, a.rendered, a.error, retry_at))
+            outcomes.append(
+                Outcome(a.claim.message_id, a.claim.retry_count, a.rendered, a.error, retry_at)
+            )
         async with self.sessions() as session, session.begin():
             await _one_statement_at_a_time(session)
             await pipeline.record_outcomes(session, outcomes, now)

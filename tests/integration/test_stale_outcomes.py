@@ -1,0 +1,43 @@
+"""A worker that outlived its lease cannot overwrite the attempt that replaced its claim."""
+
+from datetime import timedelta
+
+from campaign_dispatch.clock import utcnow
+from campaign_dispatch.queue import Job
+from campaign_dispatch.repositories import pipeline
+from campaign_dispatch.repositories.pipeline import Outcome
+from tests.pipeline_helpers import messages
+
+
+async def test_a_late_outcome_of_an_expired_claim_is_ignored(
+    client, runtime, make_customer, make_campaign
+):
+    customer = await make_customer()
+    campaign = await make_campaign()
+    await client.post(f"/campaigns/{campaign['id']}/send", json={"customer_ids": [customer["id"]]})
+    [message] = await messages(runtime, campaign["id"])
+    lease = timedelta(seconds=60)
+
+    async with runtime.sessions() as session, session.begin():  # worker A claims attempt 0
+        [a] = await pipeline.claim(session, [Job(message.id, 0)], utcnow(), lease)
+    async with runtime.sessions() as session, session.begin():  # A's lease runs out
+        await pipeline.expire_leases(session, utcnow() + 2 * lease, max_retries=3)
+    async with runtime.sessions() as session, session.begin():  # worker B claims attempt 1
+        [b] = await pipeline.claim(session, [Job(message.id, 1)], utcnow(), lease)
+    assert (a.retry_count, b.retry_count) == (0, 1)
+
+    async with runtime.sessions() as session, session.begin():  # A finally reports a failure
+        await pipeline.record_outcomes(
+            session,
+            [Outcome(message.id, a.retry_count, "Hi", "late", utcnow() + timedelta(seconds=1))],
+            utcnow(),
+        )
+    [still_b] = await messages(runtime, campaign["id"])
+    assert (still_b.status, still_b.retry_count) == ("sending", 1)
+
+    async with runtime.sessions() as session, session.begin():  # B reports success
+        await pipeline.record_outcomes(
+            session, [Outcome(message.id, b.retry_count, "Hi")], utcnow()
+        )
+    [done] = await messages(runtime, campaign["id"])
+    assert (done.status, done.retry_count, done.rendered_content) == ("sent", 1, "Hi")
