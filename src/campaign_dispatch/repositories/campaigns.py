@@ -17,6 +17,19 @@ async def get(session: AsyncSession, campaign_id: int) -> Campaign | None:
     return await session.get(Campaign, campaign_id)
 
 
+async def lock(session: AsyncSession, campaign_id: int) -> Campaign | None:
+    """The campaign, locked until the transaction ends (a no-op on SQLite, which has one writer)."""
+    if not 0 < campaign_id <= MAX_ID:
+        return None
+    statement = (
+        select(Campaign)
+        .where(Campaign.id == campaign_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(statement)).one_or_none()
+
+
 async def add(session: AsyncSession, values: dict[str, Any]) -> Campaign:
     campaign = Campaign(**values)
     session.add(campaign)

@@ -4,11 +4,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
-from campaign_dispatch.errors import CampaignNotSendable, ValidationFailed
+from campaign_dispatch.errors import CampaignNotFound, CampaignNotSendable, ValidationFailed
 from campaign_dispatch.repositories import campaigns as campaigns_repo
 from campaign_dispatch.repositories import pipeline
 from campaign_dispatch.schemas.campaign import SendResponse
-from campaign_dispatch.services.campaigns import get as get_campaign
 from campaign_dispatch.services.customers import require_existing
 
 SENDABLE = ("draft", "scheduled")
@@ -19,22 +18,20 @@ async def send(
 ) -> SendResponse:
     """draft|scheduled → sending, with one pending message per customer, all or nothing.
 
-    The conditional status update is the lock: of two concurrent sends, one moves the
-    campaign and the other finds it `sending` (409); UNIQUE (campaign_id, customer_id)
-    backs this up. Publishing happens after commit, through the outbox relay.
+    The campaign's row lock serialises sends: of two concurrent calls, the second waits
+    and then finds it `sending` (409); UNIQUE (campaign_id, customer_id) backs this up.
+    The status changes last, so the campaign counters (kept by triggers) stay locked for
+    milliseconds, not for the whole insert. Publishing happens after commit.
     """
-    campaign = await get_campaign(session, campaign_id)
+    campaign = await campaigns_repo.lock(session, campaign_id)
+    if campaign is None:
+        raise CampaignNotFound(campaign_id)
+    _require_sendable(campaign.id, campaign.status)
     recipients = sorted(set(customer_ids)) if customer_ids is not None else None
     if recipients is None and not await campaigns_repo.audience_size(session, campaign_id):
         raise ValidationFailed(
             "customer_ids is required: this campaign has no stored audience",
             details=[{"field": "customer_ids", "message": "Field required"}],
-        )
-    if not await campaigns_repo.transition(session, campaign_id, SENDABLE, "sending"):
-        await session.refresh(campaign)
-        raise CampaignNotSendable(
-            f"Campaign {campaign_id} is {campaign.status}; "
-            "only draft or scheduled campaigns can be sent"
         )
     try:
         # The foreign key checks every customer id as the rows go in; only when it
@@ -45,14 +42,26 @@ async def send(
         if recipients is not None:
             await require_existing(session, recipients, "customer_ids")
         raise
+    if not await campaigns_repo.transition(session, campaign_id, SENDABLE, "sending"):
+        raise CampaignNotSendable(f"Campaign {campaign_id} changed state during the send")
     await pipeline.notify_outbox(session)
     return SendResponse(campaign_id=campaign_id, messages_queued=queued, status="sending")
 
 
+def _require_sendable(campaign_id: int, status: str) -> None:
+    if status not in SENDABLE:
+        raise CampaignNotSendable(
+            f"Campaign {campaign_id} is {status}; only draft or scheduled campaigns can be sent"
+        )
+
+
 async def release_scheduled(session: AsyncSession, campaign_id: int) -> int | None:
     """Send a due scheduled campaign to its audience; None if someone else already did."""
-    if not await campaigns_repo.transition(session, campaign_id, ("scheduled",), "sending"):
+    campaign = await campaigns_repo.lock(session, campaign_id)
+    if campaign is None or campaign.status != "scheduled":
         return None
     queued = await pipeline.create_messages(session, campaign_id, None, utcnow())
+    if not await campaigns_repo.transition(session, campaign_id, ("scheduled",), "sending"):
+        raise CampaignNotSendable(f"Campaign {campaign_id} changed state during its release")
     await pipeline.notify_outbox(session)
     return queued
