@@ -6,6 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from campaign_dispatch.errors import AppError
@@ -72,6 +73,21 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return http_error_response(exc)
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable", path=request.url.path, error=repr(exc)[:300])
+    return envelope(
+        503,
+        "SERVICE_UNAVAILABLE",
+        "The database is unavailable; try again shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _invalid_data(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database rejected the data", path=request.url.path, error=repr(exc)[:300])
+    return envelope(422, "VALIDATION_ERROR", "The database rejected a value in this request")
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path, method=request.method)
     return envelope(500, "INTERNAL_ERROR", "An unexpected error occurred")
@@ -81,4 +97,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    for unavailable in (OperationalError, InterfaceError, OSError, TimeoutError):
+        app.add_exception_handler(unavailable, _database_unavailable)
+    app.add_exception_handler(DataError, _invalid_data)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -1,8 +1,9 @@
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from campaign_dispatch.schemas.common import Id, ReadModel, UtcDateTime, WriteModel
+from campaign_dispatch.schemas.common import Id, ReadModel, UtcDateTime, WriteModel, to_naive_utc
 from campaign_dispatch.schemas.customer import CustomerRead
 
 Channel = Literal["sms", "whatsapp"]
@@ -19,6 +20,16 @@ class CampaignCreate(WriteModel):
     customer_ids: CustomerIds | None = Field(
         default=None, description="Audience, sent to automatically at scheduled_at"
     )
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return to_naive_utc(value)
+        except OverflowError:
+            raise ValueError("scheduled_at is out of range") from None
 
 
 class CampaignSummary(ReadModel):
