@@ -91,7 +91,11 @@ class Runtime:
             self._spawn("worker", worker.run(self._stop))
         if Role.RECOVERY in roles:
             recovery = Recovery(
-                self.sessions, s.max_retries, s.requeue_after_seconds, min(5.0, s.lease_seconds / 2)
+                self.sessions,
+                self.queue,
+                s.max_retries,
+                s.requeue_after_seconds,
+                min(5.0, s.lease_seconds / 2),
             )
             self._spawn("recovery", recovery.run(self._stop))
         if Role.SCHEDULER in roles:

@@ -270,3 +270,20 @@ async def test_sigterm_drains_in_flight_work(api, rabbit_settings):
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+async def test_waiting_counts_jobs_not_yet_delivered(rabbit_settings):
+    from campaign_dispatch.queue import create_queue
+
+    queue = create_queue(rabbit_settings)
+    await queue.connect()
+    try:
+        assert await queue.waiting() == 0
+        await queue.publish([Job(1, 0), Job(2, 0), Job(3, 0)])
+        await eventually(lambda: _waiting_is(queue, 3), timeout=5)
+    finally:
+        await queue.close()
+
+
+async def _waiting_is(queue, n):
+    return await queue.waiting() == n

@@ -149,7 +149,9 @@ async def test_a_claim_left_by_a_crashed_worker_is_reclaimed_and_finished(
             )
         )
 
-    recovery = Recovery(runtime.sessions, max_retries=3, requeue_after_seconds=600, interval=1)
+    recovery = Recovery(
+        runtime.sessions, runtime.queue, max_retries=3, requeue_after_seconds=600, interval=1
+    )
     await recovery.sweep()
     await runtime.start(PIPELINE)
 
@@ -175,3 +177,52 @@ async def test_work_queued_before_a_restart_is_finished_after_it(
     await runtime.start(PIPELINE)
     await eventually(lambda: _status_is(client, campaign["id"], "sent"))
     assert runtime.sender.delivered == 3
+
+
+async def test_a_claim_expiring_at_the_retry_limit_fails_with_a_dlq_copy(
+    client, runtime, make_customer, make_campaign
+):
+    campaign = await send(client, make_customer, make_campaign, count=1)
+    [row] = await messages(runtime, campaign["id"])
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == row.id)
+            .values(
+                status="sending", retry_count=3, lease_expires_at=utcnow() - timedelta(seconds=1)
+            )
+        )
+    recovery = Recovery(
+        runtime.sessions, runtime.queue, max_retries=3, requeue_after_seconds=600, interval=1
+    )
+    await recovery.sweep()
+
+    [failed] = await messages(runtime, campaign["id"])
+    assert (failed.status, failed.retry_count) == ("failed", 3)
+    assert [Job.decode(body).message_id for body, _ in runtime.queue.dead_letters] == [row.id]
+    assert "lease expired" in runtime.queue.dead_letters[0][1]
+    assert (await campaign_status(client, campaign["id"]))["status"] == "failed"
+
+
+async def test_lost_jobs_are_republished_only_when_the_queue_is_empty(
+    client, runtime, make_customer, make_campaign
+):
+    campaign = await send(client, make_customer, make_campaign, count=2)
+    long_ago = utcnow() - timedelta(hours=1)
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.campaign_id == campaign["id"])
+            .values(enqueued_at=long_ago)
+        )
+    recovery = Recovery(
+        runtime.sessions, runtime.queue, max_retries=3, requeue_after_seconds=600, interval=1
+    )
+    runtime.queue.put(b'{"outbound_message_id": 1, "attempt": 0}')  # jobs still waiting
+
+    await recovery.sweep()
+    assert {m.enqueued_at for m in await messages(runtime, campaign["id"])} == {long_ago}
+
+    runtime.queue._items.clear()  # the queue is empty: those jobs are lost
+    await recovery.sweep()
+    assert {m.enqueued_at for m in await messages(runtime, campaign["id"])} == {None}

@@ -68,6 +68,9 @@ class JobQueue(Protocol):
 
     async def ready(self) -> bool: ...
 
+    async def waiting(self) -> int:
+        """Jobs in the send queue not yet delivered to a consumer (QueueUnavailable if unknown)."""
+
     async def publish(self, jobs: Sequence[Job]) -> None:
         """Publish durably; returns once the broker has confirmed every job."""
 

@@ -54,6 +54,9 @@ class InProcessQueue:
     async def ready(self) -> bool:
         return True
 
+    async def waiting(self) -> int:
+        return len(self._items)
+
     async def close(self) -> None:
         await self.stop_consuming()
         for timer in self._timers:

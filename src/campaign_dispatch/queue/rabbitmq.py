@@ -311,6 +311,14 @@ class RabbitQueue:
             return False
         return self._connection is not None and self._connection.connected.is_set()
 
+    async def waiting(self) -> int:
+        channel = await self._channel()
+        try:
+            declared = await channel.declare_queue(self.name, passive=True)
+        except Exception as exc:
+            raise QueueUnavailable(f"cannot inspect {self.name}: {exc!r}") from exc
+        return int(declared.declaration_result.message_count or 0)
+
     async def close(self) -> None:
         await self.stop_consuming()
         await self.drain_acks()
