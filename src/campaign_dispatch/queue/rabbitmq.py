@@ -314,10 +314,13 @@ class RabbitQueue:
     async def waiting(self) -> int:
         channel = await self._channel()
         try:
-            declared = await channel.declare_queue(self.name, passive=True)
+            # aiormq directly: aio-pika's robust channel answers declare_queue for a known
+            # queue with the result of its first declaration.
+            raw = await channel.get_underlay_channel()
+            declared = await raw.queue_declare(self.name, passive=True)
         except Exception as exc:
             raise QueueUnavailable(f"cannot inspect {self.name}: {exc!r}") from exc
-        return int(declared.declaration_result.message_count or 0)
+        return int(declared.message_count or 0)
 
     async def close(self) -> None:
         await self.stop_consuming()
