@@ -181,6 +181,18 @@ async def wait_sent(
     raise RuntimeError(f"campaign {campaign_id} did not finish within {timeout}s: {stats}")
 
 
+async def delete_queues(queue: str) -> None:
+    """Remove a run's queues (the job queue, its DLQ and its retry queues)."""
+    import aio_pika
+
+    connection = await aio_pika.connect(AMQP)
+    async with connection:
+        channel = await connection.channel()
+        names = [queue, f"{queue}.dlq", *(f"{queue}.retry.{2**n * 1000}ms" for n in range(3))]
+        for name in names:
+            await channel.queue_delete(name)
+
+
 async def bench_throughput(
     database_url: str, label: str, workers: int, latency_ms: int, messages: int, target: float
 ) -> dict[str, float]:
@@ -199,7 +211,9 @@ async def bench_throughput(
             finished = await wait_sent(client, campaign_id, messages, 300)
             rate = messages / (finished - started)
             report(label, rate, "msg/s", f">= {target:.0f}", rate >= target)
-            return {f"pid{i}": rss_mb(p.pid) for i, p in enumerate(procs)}
+            memory = {f"pid{i}": rss_mb(p.pid) for i, p in enumerate(procs)}
+    await delete_queues(queue)
+    return memory
 
 
 async def bench_listing(database_url: str, campaigns: int) -> None:
@@ -236,6 +250,7 @@ async def bench_listing(database_url: str, campaigns: int) -> None:
                 "< 20 ms",
                 p50 < 20,
             )
+    await delete_queues(queue)
 
 
 @asynccontextmanager
@@ -281,6 +296,7 @@ async def main() -> None:
                     await wait_ready(client)
                     await bench_send(client, args.runs)
                 memory["api (send runs)"] = rss_mb(procs[0].pid)
+            await delete_queues(queue)
     if args.only in (None, "throughput"):
         n = args.messages
         runs = (
