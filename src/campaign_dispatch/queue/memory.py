@@ -1,7 +1,7 @@
 """The embedded mode's queue: asyncio only, nothing durable.
 
 Losing its contents is safe because the database is the source of truth: on start the
-relay republishes every unfinished message (see Relay.recover_embedded).
+relay republishes every unfinished message (see Runtime._recover_embedded).
 """
 
 import asyncio
