@@ -1,14 +1,12 @@
 import hashlib
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, status
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
 
 from campaign_dispatch.api.deps import RuntimeDep, SessionDep
-from campaign_dispatch.errors import AppError, IdempotencyKeyReused
-from campaign_dispatch.repositories import idempotency
+from campaign_dispatch.api.idempotency import respond_once
 from campaign_dispatch.schemas.campaign import SendRequest, SendResponse
 from campaign_dispatch.services import dispatch
 
@@ -43,33 +41,13 @@ async def send_campaign(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Queue one message per customer and return at once; workers do the sending."""
-    scope, fingerprint = f"send:{campaign_id}", _fingerprint(body)
-
-    async def replay() -> JSONResponse | None:
-        if idempotency_key is None:
-            return None
-        async with session.begin():
-            record = await idempotency.get(session, scope, idempotency_key)
-        if record is None:
-            return None
-        if record.request_hash != fingerprint:
-            raise IdempotencyKeyReused(
-                "This Idempotency-Key was already used with a different request body"
-            )
-        return JSONResponse(record.response_body, status_code=record.status_code)
-
-    if (earlier := await replay()) is not None:
-        return earlier
-    try:
-        async with session.begin():
-            result = await dispatch.send(session, campaign_id, body.customer_ids)
-            payload: dict[str, Any] = result.model_dump(mode="json")
-            if idempotency_key is not None:
-                await idempotency.save(session, scope, idempotency_key, fingerprint, 202, payload)
-    except (AppError, IntegrityError):
-        # A concurrent request with the same key may have won the race: answer as it did.
-        if (earlier := await replay()) is not None:
-            return earlier
-        raise
+    response = await respond_once(
+        session,
+        scope=f"send:{campaign_id}",
+        key=idempotency_key,
+        fingerprint=_fingerprint(body),
+        status_code=status.HTTP_202_ACCEPTED,
+        action=lambda: dispatch.send(session, campaign_id, body.customer_ids),
+    )
     runtime.wake_relay()
-    return JSONResponse(payload, status_code=status.HTTP_202_ACCEPTED)
+    return response
