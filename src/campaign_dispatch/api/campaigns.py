@@ -4,8 +4,6 @@ from fastapi import APIRouter, Query, Response, status
 
 from campaign_dispatch.api.deps import PageDep, RuntimeDep, SessionDep
 from campaign_dispatch.api.pages import to_page
-from campaign_dispatch.repositories import campaigns as campaigns_repo
-from campaign_dispatch.repositories import messages as messages_repo
 from campaign_dispatch.schemas.campaign import (
     CampaignCreate,
     CampaignDetail,
@@ -42,7 +40,7 @@ async def list_campaigns(
     status: Annotated[CampaignStatus | None, Query()] = None,
 ) -> Page[CampaignSummary]:
     async with session.begin():
-        result = await campaigns_repo.list_page(session, page, channel, status)
+        result = await campaigns.list_page(session, page, channel, status)
     return to_page(result, CampaignSummary.model_validate)
 
 
@@ -76,6 +74,5 @@ async def list_messages(
     status: Annotated[MessageStatus | None, Query()] = None,
 ) -> Page[MessageRead]:
     async with session.begin():
-        await campaigns.get(session, campaign_id)
-        result = await messages_repo.list_page(session, campaign_id, page, status)
+        result = await campaigns.messages_page(session, campaign_id, page, status)
     return to_page(result, MessageRead.model_validate)

@@ -4,7 +4,6 @@ from fastapi import APIRouter, Query, Response, UploadFile, status
 
 from campaign_dispatch.api.deps import PageDep, SessionDep
 from campaign_dispatch.api.pages import to_page
-from campaign_dispatch.repositories import customers as customers_repo
 from campaign_dispatch.schemas.common import Page
 from campaign_dispatch.schemas.customer import CustomerCreate, CustomerImportResult, CustomerRead
 from campaign_dispatch.services import customers
@@ -31,7 +30,7 @@ async def list_customers(
     ] = None,
 ) -> Page[CustomerRead]:
     async with session.begin():
-        result = await customers_repo.list_page(session, page, q.strip() if q else None)
+        result = await customers.list_page(session, page, q)
     return to_page(result, CustomerRead.model_validate)
 
 

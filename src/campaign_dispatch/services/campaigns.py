@@ -4,6 +4,8 @@ from campaign_dispatch.clock import utcnow
 from campaign_dispatch.errors import CampaignNotFound
 from campaign_dispatch.models import Campaign
 from campaign_dispatch.repositories import campaigns as repo
+from campaign_dispatch.repositories import messages as messages_repo
+from campaign_dispatch.repositories.pagination import PageRequest, PageResult
 from campaign_dispatch.schemas.campaign import CampaignCreate, CampaignDetail, CampaignStats
 from campaign_dispatch.schemas.common import to_naive_utc
 from campaign_dispatch.services.customers import require_existing
@@ -53,3 +55,16 @@ async def detail(session: AsyncSession, campaign_id: int) -> CampaignDetail:
             "stats": stats,
         }
     )
+
+
+async def list_page(
+    session: AsyncSession, request: PageRequest, channel: str | None, status: str | None
+) -> PageResult:
+    return await repo.list_page(session, request, channel, status)
+
+
+async def messages_page(
+    session: AsyncSession, campaign_id: int, request: PageRequest, status: str | None
+) -> PageResult:
+    await get(session, campaign_id)  # 404 for an unknown campaign, not an empty page
+    return await messages_repo.list_page(session, campaign_id, request, status)

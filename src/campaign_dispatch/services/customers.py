@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campaign_dispatch.errors import CustomerNotFound, UnknownCustomers, ValidationFailed
 from campaign_dispatch.models import Customer
 from campaign_dispatch.repositories import customers as repo
+from campaign_dispatch.repositories.pagination import PageRequest, PageResult
 from campaign_dispatch.schemas.customer import (
     CustomerCreate,
     CustomerImportResult,
@@ -107,3 +108,7 @@ async def import_csv(session: AsyncSession, content: bytes) -> CustomerImportRes
             to_insert.append(values)
     created = await repo.insert_many(session, to_insert)
     return CustomerImportResult(created=created, skipped=len(valid) - created, errors=errors)
+
+
+async def list_page(session: AsyncSession, request: PageRequest, q: str | None) -> PageResult:
+    return await repo.list_page(session, request, q.strip() or None if q else None)
