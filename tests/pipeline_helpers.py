@@ -29,3 +29,16 @@ async def messages(runtime: Runtime, campaign_id: int) -> list[OutboundMessage]:
             .order_by(OutboundMessage.id)
         )
         return list(rows.all())
+
+
+async def send_to_new_customers(
+    client: Any, make_customer: Any, make_campaign: Any, count: int
+) -> int:
+    """Create `count` customers and a campaign, send it to them; the campaign's id."""
+    customers = [await make_customer() for _ in range(count)]
+    campaign = await make_campaign()
+    response = await client.post(
+        f"/campaigns/{campaign['id']}/send", json={"customer_ids": [c["id"] for c in customers]}
+    )
+    assert response.status_code == 202, response.text
+    return int(campaign["id"])

@@ -1,12 +1,12 @@
 """POST /campaigns and GET /campaigns/{id}: statuses, audience, templates, validation, shape."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 
 from campaign_dispatch.models import Customer, OutboundMessage
 from campaign_dispatch.runtime import Runtime
+from tests.api_helpers import assert_error
 
 BRIEF_DETAIL_KEYS = {
     "id",
@@ -23,16 +23,6 @@ VALID = {"name": "Summer Sale 2025", "channel": "sms", "base_template": "Hi {fir
 
 def iso_z(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    return dict(body["error"])
 
 
 async def campaign_count(client: httpx.AsyncClient) -> int:

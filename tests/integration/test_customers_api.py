@@ -7,15 +7,7 @@ import httpx
 import pytest
 
 from campaign_dispatch.repositories import customers as customers_repo
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    return dict(body["error"])
+from tests.api_helpers import assert_error
 
 
 async def all_customers(client: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from campaign_dispatch.config import Settings
 from campaign_dispatch.models import Campaign, OutboundMessage
 from campaign_dispatch.runtime import Role, Runtime
 from campaign_dispatch.worker.sender import MockSender
-from tests.pipeline_helpers import eventually, messages
+from tests.pipeline_helpers import eventually, messages, send_to_new_customers
 
 PIPELINE = {Role.RELAY, Role.WORKER}
 UNREACHABLE_DATABASE = "postgresql://postgres@127.0.0.1:1/x"
@@ -65,16 +65,6 @@ async def app_client(settings: Settings):
         await asyncio.sleep(0.01)
 
 
-async def send(client, make_customer, make_campaign, count):
-    customers = [await make_customer() for _ in range(count)]
-    campaign = await make_campaign()
-    response = await client.post(
-        f"/campaigns/{campaign['id']}/send", json={"customer_ids": [c["id"] for c in customers]}
-    )
-    assert response.status_code == 202
-    return campaign["id"]
-
-
 async def finished(client, campaign_id, status):
     async def check():
         return (await client.get(f"/campaigns/{campaign_id}")).json()["status"] == status
@@ -91,7 +81,9 @@ async def test_metrics_has_process_collectors_and_database_gauges(
     await make_campaign()
     await make_campaign(scheduled_at="2099-01-01T00:00:00Z")
     await make_campaign(scheduled_at="2099-01-01T00:00:00Z")
-    await send(client, make_customer, make_campaign, count=3)  # no relay runs: stays unpublished
+    await send_to_new_customers(
+        client, make_customer, make_campaign, count=3
+    )  # no relay runs: stays unpublished
 
     samples = await scrape(client)
 
@@ -110,7 +102,7 @@ async def test_metrics_has_process_collectors_and_database_gauges(
 async def test_counters_move_when_messages_are_sent(client, runtime, make_customer, make_campaign):
     before = await scrape(client)
     await runtime.start(PIPELINE)
-    campaign_id = await send(client, make_customer, make_campaign, count=3)
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, count=3)
     await finished(client, campaign_id, "sent")
 
     after = await scrape(client)
@@ -132,7 +124,7 @@ async def test_counters_move_when_messages_fail_after_retries(
     before = await scrape(client)
     runtime.sender = MockSender(failure_rate=1.0)
     await runtime.start(PIPELINE)
-    campaign_id = await send(client, make_customer, make_campaign, count=2)
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, count=2)
     await finished(client, campaign_id, "failed")
 
     after = await scrape(client)
@@ -175,7 +167,7 @@ async def test_stats_on_an_empty_database(client):
 
 
 async def test_stats_count_what_finished_today(client, runtime, make_customer, make_campaign):
-    campaign_id = await send(client, make_customer, make_campaign, count=7)
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, count=7)
     sent_yesterday = await make_campaign()
     failed_today = await make_campaign()
     sent_today = await make_campaign()
@@ -224,7 +216,7 @@ async def test_stats_count_what_finished_today(client, runtime, make_customer, m
 
 async def test_stats_follow_the_pipeline(client, runtime, make_customer, make_campaign):
     await runtime.start(PIPELINE)
-    campaign_id = await send(client, make_customer, make_campaign, count=4)
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, count=4)
     await finished(client, campaign_id, "sent")
 
     body = (await client.get("/stats")).json()

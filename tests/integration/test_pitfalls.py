@@ -6,19 +6,9 @@ from pathlib import Path
 
 from campaign_dispatch.runtime import Role
 from campaign_dispatch.worker.sender import MockSender
-from tests.pipeline_helpers import eventually, messages
+from tests.pipeline_helpers import eventually, messages, send_to_new_customers
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def send_to(client, make_customer, make_campaign, count):
-    customers = [await make_customer() for _ in range(count)]
-    campaign = await make_campaign()
-    response = await client.post(
-        f"/campaigns/{campaign['id']}/send", json={"customer_ids": [c["id"] for c in customers]}
-    )
-    assert response.status_code == 202
-    return campaign["id"]
 
 
 async def test_6_a_message_between_retries_is_pending_not_failed(
@@ -27,7 +17,7 @@ async def test_6_a_message_between_retries_is_pending_not_failed(
     runtime.settings = settings.model_copy(update={"retry_base_delay_ms": 60_000})
     runtime.sender = MockSender(failure_rate=1.0)
     await runtime.start({Role.RELAY, Role.WORKER})
-    campaign_id = await send_to(client, make_customer, make_campaign, 1)
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 1)
 
     async def retried():
         [row] = await messages(runtime, campaign_id)
@@ -61,7 +51,7 @@ async def test_10_one_worker_sends_many_messages_at_once(
 ):
     runtime.sender = sender = OverlapSender()
     await runtime.start({Role.RELAY, Role.WORKER})
-    campaign_id = await send_to(client, make_customer, make_campaign, 40)
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 40)
 
     async def done():
         return (await client.get(f"/campaigns/{campaign_id}")).json()["status"] == "sent"

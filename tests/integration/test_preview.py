@@ -5,16 +5,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api_helpers import assert_error
+
 BASE = "Hi {first_name}, check out {preferred_product} in {location}!"
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert body["error"]["message"]
-    return dict(body["error"])
 
 
 async def preview(
