@@ -44,6 +44,10 @@ class ValidationFailed(AppError):
     code = "VALIDATION_ERROR"
 
 
+class MalformedJson(ValidationFailed):
+    code = "MALFORMED_JSON"
+
+
 class InvalidTemplate(ValidationFailed):
     code = "INVALID_TEMPLATE"
 
@@ -68,6 +72,11 @@ class IdempotencyKeyReused(Conflict):
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
 
 
 class Unauthorized(AppError):

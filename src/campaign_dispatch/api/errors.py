@@ -9,7 +9,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
-from campaign_dispatch.errors import AppError
+from campaign_dispatch.errors import (
+    AppError,
+    MalformedJson,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -45,19 +50,24 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def error_response(exc: AppError) -> JSONResponse:
+    """An AppError as the envelope; also for middleware that answers before routing."""
+    return envelope(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return envelope(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+    return error_response(exc)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
-        return envelope(422, "MALFORMED_JSON", "The request body is not valid JSON")
+        return error_response(MalformedJson("The request body is not valid JSON"))
     details = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in errors]
     summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-    return envelope(422, "VALIDATION_ERROR", f"Invalid request: {summary}", details)
+    return error_response(ValidationFailed(f"Invalid request: {summary}", details=details))
 
 
 def http_error_response(exc: HTTPException) -> JSONResponse:
@@ -75,22 +85,21 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable", path=request.url.path, error=repr(exc)[:300])
-    return envelope(
-        503,
-        "SERVICE_UNAVAILABLE",
-        "The database is unavailable; try again shortly",
-        headers={"Retry-After": "5"},
+    return error_response(
+        ServiceUnavailable(
+            "The database is unavailable; try again shortly", headers={"Retry-After": "5"}
+        )
     )
 
 
 async def _invalid_data(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database rejected the data", path=request.url.path, error=repr(exc)[:300])
-    return envelope(422, "VALIDATION_ERROR", "The database rejected a value in this request")
+    return error_response(ValidationFailed("The database rejected a value in this request"))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path, method=request.method)
-    return envelope(500, "INTERNAL_ERROR", "An unexpected error occurred")
+    return error_response(AppError("An unexpected error occurred"))
 
 
 def install(app: FastAPI) -> None:

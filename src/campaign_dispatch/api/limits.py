@@ -3,7 +3,8 @@
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from campaign_dispatch.api.errors import envelope
+from campaign_dispatch.api.errors import error_response
+from campaign_dispatch.errors import PayloadTooLarge, UnsupportedMediaType
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -36,10 +37,10 @@ class RequestLimits:
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         has_body = declared not in (None, "0") or "transfer-encoding" in headers
         if has_body and not _acceptable(content_type):
-            response = envelope(
-                415,
-                "UNSUPPORTED_MEDIA_TYPE",
-                f"Send JSON (Content-Type: application/json), not {content_type or 'no type'}",
+            response = error_response(
+                UnsupportedMediaType(
+                    f"Send JSON (Content-Type: application/json), not {content_type or 'no type'}"
+                )
             )
             await response(scope, receive, send)
             return
@@ -68,7 +69,7 @@ class RequestLimits:
                 await self._too_large(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = envelope(413, "PAYLOAD_TOO_LARGE", _too_large_message(self.max_body_bytes))
+        response = error_response(PayloadTooLarge(_too_large_message(self.max_body_bytes)))
         await response(scope, receive, send)
 
 

@@ -16,8 +16,9 @@ from collections.abc import Callable, Collection
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from campaign_dispatch.api.errors import envelope
+from campaign_dispatch.api.errors import error_response
 from campaign_dispatch.api.security import is_valid_key, presented_key
+from campaign_dispatch.errors import RateLimited
 
 SEND_PATH = re.compile(r"^/campaigns/[0-9]+/send$")
 
@@ -77,11 +78,11 @@ class SendRateLimit:
             await self.app(scope, receive, send)
             return
         retry_after = max(1, math.ceil(wait))
-        response = envelope(
-            429,
-            "RATE_LIMITED",
-            f"At most {self.per_minute} send requests per minute; retry in {retry_after} s",
-            headers={"Retry-After": str(retry_after)},
+        response = error_response(
+            RateLimited(
+                f"At most {self.per_minute} send requests per minute; retry in {retry_after} s",
+                headers={"Retry-After": str(retry_after)},
+            )
         )
         await response(scope, receive, send)
 
