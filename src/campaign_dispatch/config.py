@@ -37,7 +37,6 @@ class Settings(BaseSettings):
 
     send_rate_limit_per_minute: int = Field(60, ge=0)
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
-    max_send_ids: int = 100_000
 
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"

@@ -38,7 +38,6 @@ class InProcessQueue:
     dead_letters: collections.deque[tuple[bytes, str]] = field(
         default_factory=lambda: collections.deque(maxlen=10_000)
     )
-    published: int = 0
 
     def __post_init__(self) -> None:
         self._items: collections.deque[bytes] = collections.deque()
@@ -73,7 +72,6 @@ class InProcessQueue:
     async def publish(self, jobs: Sequence[Job]) -> None:
         for job in jobs:
             self.put(job.encode())
-        self.published += len(jobs)
 
     async def publish_retry(self, job: Job, delay_seconds: float) -> None:
         loop = asyncio.get_running_loop()
