@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./campaign_dispatch.db"
     amqp_url: str | None = None
     queue_name: str = Field("campaign_sends", pattern=r"^[A-Za-z0-9_.\-]{1,200}$")
+    rabbitmq_publisher: Literal["auto", "frames", "aio-pika"] = "auto"
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: str | None = None
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(2000, ge=1)
     relay_interval_seconds: float = Field(0.2, gt=0)
     scheduler_interval_seconds: float = Field(1.0, gt=0)
+    shutdown_grace_seconds: float = Field(30.0, gt=0)
 
     send_rate_limit_per_minute: int = Field(60, ge=0)
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
