@@ -25,7 +25,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["vite.config.ts", "eslint.config.js"],
+    files: ["vite.config.ts", "eslint.config.js", "tooling/**"],
     languageOptions: { globals: { ...globals.node } },
   },
   {
