@@ -1,4 +1,4 @@
-import { useEffect, useId, useRef, type ReactNode } from "react";
+import { useEffect, useId, useRef, type MouseEvent, type ReactNode, type SyntheticEvent } from "react";
 
 interface Props {
   title: string;
@@ -10,10 +10,14 @@ interface Props {
 const FOCUSABLE =
   'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
-/** Accessible modal: focus moves in, Tab stays in, Escape closes, focus returns. */
+/**
+ * A native modal `<dialog>`: open while mounted. The browser keeps focus inside
+ * and makes the rest of the page inert; Escape (the `cancel` event) and a click
+ * on the backdrop call `onClose`, and focus goes back where it was.
+ */
 export function Modal({ title, onClose, children, footer }: Props) {
   const titleId = useId();
-  const panelRef = useRef<HTMLDivElement>(null);
+  const dialogRef = useRef<HTMLDialogElement>(null);
   const onCloseRef = useRef(onClose);
 
   useEffect(() => {
@@ -21,51 +25,50 @@ export function Modal({ title, onClose, children, footer }: Props) {
   }, [onClose]);
 
   useEffect(() => {
+    const dialog = dialogRef.current;
+    if (!dialog) return;
     const previouslyFocused = document.activeElement as HTMLElement | null;
-    const panel = panelRef.current;
-    const body = panel?.querySelector(".modal__body");
-    const first = body?.querySelector<HTMLElement>(FOCUSABLE);
-    (first ?? panel)?.focus();
-
-    function onKeyDown(event: KeyboardEvent) {
-      if (event.key === "Escape") {
-        event.stopPropagation();
-        onCloseRef.current();
-        return;
-      }
-      if (event.key !== "Tab" || !panel) return;
-      const items = Array.from(panel.querySelectorAll<HTMLElement>(FOCUSABLE));
-      const firstItem = items[0];
-      const lastItem = items[items.length - 1];
-      if (!firstItem || !lastItem) return;
-      if (event.shiftKey && document.activeElement === firstItem) {
-        event.preventDefault();
-        lastItem.focus();
-      } else if (!event.shiftKey && document.activeElement === lastItem) {
-        event.preventDefault();
-        firstItem.focus();
-      }
-    }
-    document.addEventListener("keydown", onKeyDown);
+    if (!dialog.open) dialog.showModal();
+    // showModal focuses the first focusable element, which is the header's Close
+    // button; start in the body instead, where the work is.
+    dialog.querySelector<HTMLElement>(`.modal__body :is(${FOCUSABLE})`)?.focus();
     const { overflow } = document.body.style;
     document.body.style.overflow = "hidden";
     return () => {
-      document.removeEventListener("keydown", onKeyDown);
+      if (dialog.open) dialog.close();
       document.body.style.overflow = overflow;
       previouslyFocused?.focus?.();
     };
   }, []);
 
+  function onCancel(event: SyntheticEvent<HTMLDialogElement>) {
+    // React decides when the dialog goes away (it unmounts), not the browser.
+    event.preventDefault();
+    onCloseRef.current();
+  }
+
+  function onNativeClose(event: SyntheticEvent<HTMLDialogElement>) {
+    // Browsers may close a modal on Escape without a cancelable `cancel` (no user
+    // activation since the last one). A `close` left over from our own close()
+    // while the dialog was opened again (StrictMode's second mount) is ignored.
+    if (!event.currentTarget.open) onCloseRef.current();
+  }
+
+  function onBackdropMouseDown(event: MouseEvent<HTMLDialogElement>) {
+    // The panel fills the dialog, so only a press on the backdrop targets the dialog itself.
+    if (event.target === event.currentTarget) onCloseRef.current();
+  }
+
   return (
-    <div className="modal" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
-      <div
-        className="modal__panel"
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby={titleId}
-        ref={panelRef}
-        tabIndex={-1}
-      >
+    <dialog
+      ref={dialogRef}
+      className="modal"
+      aria-labelledby={titleId}
+      onCancel={onCancel}
+      onClose={onNativeClose}
+      onMouseDown={onBackdropMouseDown}
+    >
+      <div className="modal__panel">
         <header className="modal__header">
           <h2 id={titleId}>{title}</h2>
           <button type="button" className="button button--icon" aria-label="Close" onClick={onClose}>
@@ -75,6 +78,6 @@ export function Modal({ title, onClose, children, footer }: Props) {
         <div className="modal__body">{children}</div>
         {footer && <footer className="modal__footer">{footer}</footer>}
       </div>
-    </div>
+    </dialog>
   );
 }
