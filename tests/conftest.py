@@ -13,7 +13,7 @@ from campaign_dispatch.app import create_app
 from campaign_dispatch.config import Settings
 from campaign_dispatch.db import create_engine
 from campaign_dispatch.db.migrate import upgrade
-from campaign_dispatch.runtime import Runtime
+from tests.harness import Process
 from tests.services import POSTGRES_URL, require
 
 TABLES = (
@@ -101,8 +101,8 @@ def settings(clean_database: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    runtime = Runtime.create(settings)
+async def runtime(settings: Settings) -> AsyncIterator[Process]:
+    runtime = Process.create(settings)
     try:
         yield runtime
     finally:
@@ -110,8 +110,8 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 
 @pytest.fixture
-async def client(settings: Settings, runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, runtime)
+async def client(settings: Settings, runtime: Process) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, runtime.resources)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import select
 
 from campaign_dispatch.models import OutboundMessage
-from campaign_dispatch.runtime import Runtime
+from tests.harness import Process
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:
@@ -21,7 +21,7 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0)
     raise AssertionError(f"condition not met within {timeout}s (last value: {value!r})")
 
 
-async def messages(runtime: Runtime, campaign_id: int) -> list[OutboundMessage]:
+async def messages(runtime: Process, campaign_id: int) -> list[OutboundMessage]:
     async with runtime.sessions() as session:
         rows = await session.scalars(
             select(OutboundMessage)

@@ -4,15 +4,20 @@ import asyncio
 import gc
 import json
 import signal
+import sys
 from collections.abc import Callable
 
 import click
 import uvicorn
 
+from campaign_dispatch.background import Role
 from campaign_dispatch.config import Settings, get_settings
 from campaign_dispatch.db.migrate import upgrade
 from campaign_dispatch.logging_setup import configure_logging
-from campaign_dispatch.runtime import Role
+
+# Exit status of a process whose background service died: a supervisor (compose's
+# `restart:`, systemd, Kubernetes) starts it again.
+EXIT_BACKGROUND_FAILED = 3
 
 
 def _settings() -> Settings:
@@ -24,15 +29,28 @@ def _settings() -> Settings:
 def _serve(settings: Settings, host: str | None, port: int | None, roles: frozenset[Role]) -> None:
     from campaign_dispatch.app import create_app
 
+    server: uvicorn.Server | None = None
+    failed = False
+
+    def stop_serving() -> None:
+        nonlocal failed
+        failed = True
+        if server is not None:
+            server.should_exit = True
+
     config = uvicorn.Config(
-        create_app(settings, roles=roles),
+        create_app(settings, roles=roles, on_background_failure=stop_serving),
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,
         access_log=False,  # request_context logs one line per request, with its id
         proxy_headers=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    server.run()
+    if failed:
+        sys.exit(EXIT_BACKGROUND_FAILED)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,21 +90,27 @@ def _run_background(roles: frozenset[Role]) -> None:
     if not settings.amqp_url:
         raise click.UsageError("this process needs AMQP_URL; for the embedded mode use `serve`")
 
-    async def run() -> None:
-        from campaign_dispatch.runtime import Runtime
+    async def run() -> bool:
+        from campaign_dispatch.background import BackgroundServices
+        from campaign_dispatch.resources import Resources
 
-        stop = asyncio.Event()
+        resources = Resources.create(settings)
+        background = BackgroundServices(resources)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        runtime = Runtime.create(settings)
-        await runtime.start(roles)
-        _tune_gc()
-        await stop.wait()
-        await runtime.close()
+            loop.add_signal_handler(sig, background.supervisor.stop_requested.set)
+        try:
+            await background.start(roles)
+            _tune_gc()
+            await background.supervisor.wait()
+        finally:
+            await background.stop()
+            await resources.close()
+        return background.supervisor.failed.is_set()
 
     with asyncio.Runner(loop_factory=_fast_loop_factory()) as runner:
-        runner.run(run())
+        if runner.run(run()):
+            sys.exit(EXIT_BACKGROUND_FAILED)
 
 
 def _tune_gc() -> None:
@@ -136,20 +160,15 @@ def seed(if_empty: bool) -> None:
     settings = _settings()
 
     async def run() -> dict[str, int]:
-        from sqlalchemy import func, select
+        from campaign_dispatch.db import Database
+        from campaign_dispatch.services.seed import load_sample_data
 
-        from campaign_dispatch.models import Customer
-        from campaign_dispatch.runtime import Runtime
-        from campaign_dispatch.seed import seed as load
-
-        runtime = Runtime.create(settings)
+        database = Database.connect(settings.database_url, pool_size=1)
         try:
-            async with runtime.sessions() as session, session.begin():
-                if if_empty and (await session.scalar(select(func.count()).select_from(Customer))):
-                    return {"customers_created": 0, "campaigns_created": 0}
-                return await load(session)
+            async with database.sessions.begin() as session:
+                return await load_sample_data(session, if_empty)
         finally:
-            await runtime.close()
+            await database.dispose()
 
     click.echo(json.dumps(asyncio.run(run())))
 

@@ -1,11 +1,39 @@
-"""One error hierarchy: each error knows its HTTP status and its envelope code."""
+"""One error hierarchy: each error class carries its HTTP status and its envelope code.
 
+Nothing else in the code base maps a status to a code: the exception handlers, the
+middlewares that answer before routing, and the OpenAPI document all read them here.
+"""
+
+from enum import StrEnum
 from typing import Any
+
+
+class ErrorCode(StrEnum):
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    BAD_REQUEST = "BAD_REQUEST"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    NOT_FOUND = "NOT_FOUND"
+    CAMPAIGN_NOT_FOUND = "CAMPAIGN_NOT_FOUND"
+    CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+    CONFLICT = "CONFLICT"
+    CAMPAIGN_NOT_SENDABLE = "CAMPAIGN_NOT_SENDABLE"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    MALFORMED_JSON = "MALFORMED_JSON"
+    INVALID_TEMPLATE = "INVALID_TEMPLATE"
+    CUSTOMERS_NOT_FOUND = "CUSTOMERS_NOT_FOUND"
+    RATE_LIMITED = "RATE_LIMITED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    HTTP_ERROR = "HTTP_ERROR"
 
 
 class AppError(Exception):
     status_code = 500
-    code = "INTERNAL_ERROR"
+    code = ErrorCode.INTERNAL_ERROR
 
     def __init__(
         self,
@@ -20,75 +48,120 @@ class AppError(Exception):
         self.headers = headers
 
 
+class BadRequest(AppError):
+    status_code = 400
+    code = ErrorCode.BAD_REQUEST
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = ErrorCode.UNAUTHORIZED
+
+
 class NotFound(AppError):
     status_code = 404
-    code = "NOT_FOUND"
+    code = ErrorCode.NOT_FOUND
 
 
 class CampaignNotFound(NotFound):
-    code = "CAMPAIGN_NOT_FOUND"
+    code = ErrorCode.CAMPAIGN_NOT_FOUND
 
     def __init__(self, campaign_id: int) -> None:
         super().__init__(f"Campaign with ID {campaign_id} not found")
 
 
 class CustomerNotFound(NotFound):
-    code = "CUSTOMER_NOT_FOUND"
+    code = ErrorCode.CUSTOMER_NOT_FOUND
 
     def __init__(self, customer_id: int) -> None:
         super().__init__(f"Customer with ID {customer_id} not found")
 
 
-class ValidationFailed(AppError):
-    status_code = 422
-    code = "VALIDATION_ERROR"
+class MethodNotAllowed(AppError):
+    status_code = 405
+    code = ErrorCode.METHOD_NOT_ALLOWED
 
 
-class MalformedJson(ValidationFailed):
-    code = "MALFORMED_JSON"
-
-
-class InvalidTemplate(ValidationFailed):
-    code = "INVALID_TEMPLATE"
-
-
-class UnknownCustomers(ValidationFailed):
-    code = "CUSTOMERS_NOT_FOUND"
+class NotAcceptable(AppError):
+    status_code = 406
+    code = ErrorCode.NOT_ACCEPTABLE
 
 
 class Conflict(AppError):
     status_code = 409
-    code = "CONFLICT"
+    code = ErrorCode.CONFLICT
 
 
 class CampaignNotSendable(Conflict):
-    code = "CAMPAIGN_NOT_SENDABLE"
+    code = ErrorCode.CAMPAIGN_NOT_SENDABLE
 
 
 class IdempotencyKeyReused(Conflict):
-    code = "IDEMPOTENCY_KEY_REUSED"
+    code = ErrorCode.IDEMPOTENCY_KEY_REUSED
 
 
 class PayloadTooLarge(AppError):
     status_code = 413
-    code = "PAYLOAD_TOO_LARGE"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
 
 
 class UnsupportedMediaType(AppError):
     status_code = 415
-    code = "UNSUPPORTED_MEDIA_TYPE"
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
 
 
-class Unauthorized(AppError):
-    status_code = 401
-    code = "UNAUTHORIZED"
+class ValidationFailed(AppError):
+    status_code = 422
+    code = ErrorCode.VALIDATION_ERROR
+
+
+class MalformedJson(ValidationFailed):
+    code = ErrorCode.MALFORMED_JSON
+
+
+class InvalidTemplate(ValidationFailed):
+    code = ErrorCode.INVALID_TEMPLATE
+
+
+class UnknownCustomers(ValidationFailed):
+    code = ErrorCode.CUSTOMERS_NOT_FOUND
 
 
 class RateLimited(AppError):
     status_code = 429
-    code = "RATE_LIMITED"
+    code = ErrorCode.RATE_LIMITED
 
 
 class ServiceUnavailable(AppError):
     status_code = 503
-    code = "SERVICE_UNAVAILABLE"
+    code = ErrorCode.SERVICE_UNAVAILABLE
+
+
+class UnexpectedHttpStatus(AppError):
+    """A routing error with a status none of the classes above has."""
+
+    code = ErrorCode.HTTP_ERROR
+
+    def __init__(self, status_code: int, message: str, headers: dict[str, str]) -> None:
+        super().__init__(message, headers=headers)
+        self.status_code = status_code
+
+
+class DatabaseUnreachable(Exception):
+    """Opening a database connection failed (refused, unreachable, timed out)."""
+
+
+# The routing errors Starlette raises as HTTPException(status), by status.
+ROUTING_ERRORS: dict[int, type[AppError]] = {
+    cls.status_code: cls
+    for cls in (
+        BadRequest,
+        Unauthorized,
+        NotFound,
+        MethodNotAllowed,
+        NotAcceptable,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        RateLimited,
+    )
+}

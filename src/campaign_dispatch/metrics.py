@@ -9,7 +9,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from campaign_dispatch.models import CAMPAIGN_STATUSES
+from campaign_dispatch.statuses import CampaignStatus
 
 MESSAGES_SENT = Counter("campaign_messages_sent_total", "Messages delivered to the provider")
 MESSAGES_FAILED = Counter("campaign_messages_failed_total", "Messages failed for good")
@@ -51,7 +51,7 @@ class _DatabaseCollector(Collector):
         campaigns = GaugeMetricFamily(
             "campaign_campaigns", "Campaigns by status", labels=["status"]
         )
-        for status in CAMPAIGN_STATUSES:
+        for status in CampaignStatus:
             campaigns.add_metric([status], self.snapshot.campaigns_by_status.get(status, 0))
         yield campaigns
 

@@ -15,13 +15,12 @@ from typing import Any
 
 import asyncpg
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from campaign_dispatch import metrics
 from campaign_dispatch.clock import utcnow
-from campaign_dispatch.queue import JobQueue, QueueUnavailable
-from campaign_dispatch.repositories import pipeline
-from campaign_dispatch.repositories.pipeline import OUTBOX_CHANNEL
+from campaign_dispatch.db import Database
+from campaign_dispatch.queue import Job, JobQueue, QueueUnavailable
+from campaign_dispatch.repositories.outbox import NOTIFY_CHANNEL, OutboxRepository
 
 log = structlog.get_logger(__name__)
 
@@ -29,13 +28,15 @@ log = structlog.get_logger(__name__)
 class Relay:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
+        outbox: OutboxRepository,
         queue: JobQueue,
         batch_size: int = 2000,
         interval: float = 0.2,
         concurrency: int = 2,
     ) -> None:
-        self.sessions = sessions
+        self.database = database
+        self.outbox = outbox
         self.queue = queue
         self.batch_size = batch_size
         self.interval = interval
@@ -47,12 +48,13 @@ class Relay:
         self._wake.set()
 
     async def publish_due(self) -> int:
-        async with self.sessions() as session, session.begin():
-            jobs = await pipeline.take_due(session, utcnow(), self.batch_size)
-            if not jobs:
+        async with self.database.sessions.begin() as session:
+            due = await self.outbox.take_due(session, utcnow(), self.batch_size)
+            if not due:
                 return 0
+            jobs = [Job(d.message_id, d.attempt) for d in due]
             await self.queue.publish(jobs)
-            await pipeline.mark_enqueued(session, [j.message_id for j in jobs], utcnow())
+            await self.outbox.mark_enqueued(session, [j.message_id for j in jobs], utcnow())
         metrics.JOBS_PUBLISHED.inc(len(jobs))
         return len(jobs)
 
@@ -66,7 +68,7 @@ class Relay:
             try:
                 connection = await asyncpg.connect(dsn)
                 try:
-                    await connection.add_listener(OUTBOX_CHANNEL, on_notify)
+                    await connection.add_listener(NOTIFY_CHANNEL, on_notify)
                     self.wake()  # anything committed while we were not listening
                     while not stop.is_set() and not connection.is_closed():
                         with contextlib.suppress(TimeoutError):
@@ -80,8 +82,11 @@ class Relay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """`concurrency` publishing loops: while one waits for the broker's confirms,
-        another locks and publishes the next batch (SKIP LOCKED keeps them apart)."""
-        await asyncio.gather(*(self._loop(stop) for _ in range(self.concurrency)))
+        another locks and publishes the next batch (SKIP LOCKED keeps them apart). One
+        that dies takes the others down with it, so the supervisor sees the failure."""
+        async with asyncio.TaskGroup() as loops:
+            for i in range(self.concurrency):
+                loops.create_task(self._loop(stop), name=f"relay-loop-{i}")
 
     async def _loop(self, stop: asyncio.Event) -> None:
         delay = self.interval

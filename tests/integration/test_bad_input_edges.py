@@ -3,7 +3,7 @@
 import httpx
 
 from campaign_dispatch.app import create_app
-from campaign_dispatch.runtime import Runtime
+from tests.harness import Process
 
 
 async def test_nul_characters_are_a_validation_error(client, make_customer):
@@ -43,9 +43,9 @@ async def test_a_non_utf8_header_does_not_break_the_request(client):
 
 async def test_an_unreachable_database_is_a_503(settings):
     down = settings.model_copy(update={"database_url": "postgresql://postgres@127.0.0.1:1/none"})
-    runtime = Runtime.create(down)
+    runtime = Process.create(down)
     try:
-        app = create_app(down, runtime)
+        app = create_app(down, runtime.resources)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.get("/campaigns")

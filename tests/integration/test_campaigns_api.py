@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from campaign_dispatch.models import Customer, OutboundMessage
-from campaign_dispatch.runtime import Runtime
 from tests.api_helpers import assert_error
+from tests.harness import Process
 
 BRIEF_DETAIL_KEYS = {
     "id",
@@ -206,7 +206,7 @@ async def test_empty_body_is_rejected(client):
     assert {d["field"] for d in error["details"]} == {"name", "channel", "base_template"}
 
 
-async def insert_messages(runtime: Runtime, campaign_id: int, statuses: list[str]) -> None:
+async def insert_messages(runtime: Process, campaign_id: int, statuses: list[str]) -> None:
     async with runtime.sessions() as session, session.begin():
         customers = [Customer(phone=f"+2547300{i:05d}") for i in range(len(statuses))]
         session.add_all(customers)

@@ -264,7 +264,7 @@ async def dashboard_client(settings, runtime, tmp_path: Path) -> AsyncIterator[h
     (dist / "index.html").write_text("<!doctype html><title>dashboard</title>")
     (dist / "assets" / "app.js").write_text("console.log('hi')")
     (dist / "favicon.svg").write_text("<svg/>")
-    app = create_app(settings.model_copy(update={"web_dist_dir": dist}), runtime)
+    app = create_app(settings.model_copy(update={"web_dist_dir": dist}), runtime.resources)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client

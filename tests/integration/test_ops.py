@@ -10,11 +10,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 
 from campaign_dispatch.app import create_app
+from campaign_dispatch.background import Role
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.config import Settings
 from campaign_dispatch.models import Campaign, OutboundMessage
-from campaign_dispatch.runtime import Role, Runtime
-from campaign_dispatch.worker.sender import MockSender
+from campaign_dispatch.providers import MockSender
+from tests.harness import Process
 from tests.pipeline_helpers import eventually, messages, send_to_new_customers
 
 PIPELINE = {Role.RELAY, Role.WORKER}
@@ -52,8 +53,8 @@ COUNTERS = (
 
 @asynccontextmanager
 async def app_client(settings: Settings):
-    runtime = Runtime.create(settings)
-    transport = httpx.ASGITransport(app=create_app(settings, runtime))
+    runtime = Process.create(settings)
+    transport = httpx.ASGITransport(app=create_app(settings, runtime.resources))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client

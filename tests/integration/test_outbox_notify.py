@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from campaign_dispatch.runtime import Role, Runtime
+from campaign_dispatch.background import Role
+from tests.harness import Process
 from tests.pipeline_helpers import eventually
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -15,7 +16,7 @@ async def test_a_relay_in_another_runtime_publishes_on_notify(
     client, settings, make_customer, make_campaign
 ):
     slow_poll = settings.model_copy(update={"relay_interval_seconds": 30.0})
-    worker = Runtime.create(slow_poll)  # its own relay, queue and worker: "another process"
+    worker = Process.create(slow_poll)  # its own relay, queue and worker: "another process"
     await worker.start({Role.RELAY, Role.WORKER})
     try:
         await asyncio.sleep(0.5)  # past the relay's first poll and LISTEN set-up

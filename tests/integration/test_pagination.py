@@ -10,18 +10,18 @@ from sqlalchemy import update
 
 from campaign_dispatch.models import Campaign, Customer, OutboundMessage
 from campaign_dispatch.repositories.pagination import Cursor
-from campaign_dispatch.runtime import Runtime
+from tests.harness import Process
 
 FUTURE = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 STATUSES = ("draft", "scheduled", "sending", "sent", "failed")
 
 
-async def set_status(runtime: Runtime, ids: Sequence[int], status: str) -> None:
+async def set_status(runtime: Process, ids: Sequence[int], status: str) -> None:
     async with runtime.sessions() as session, session.begin():
         await session.execute(update(Campaign).where(Campaign.id.in_(ids)).values(status=status))
 
 
-async def seed_campaigns(runtime: Runtime, make_campaign: Any, count: int) -> list[dict[str, Any]]:
+async def seed_campaigns(runtime: Process, make_campaign: Any, count: int) -> list[dict[str, Any]]:
     """`count` campaigns, oldest first; channel and status vary with the index.
 
     Index i: channel whatsapp when i % 3 == 0 else sms; status STATUSES[i % 5].
@@ -386,7 +386,7 @@ async def test_cursor_from_another_listing_is_rejected(
 # --- GET /campaigns/{id}/messages -------------------------------------------------------
 
 
-async def insert_customers(runtime: Runtime, count: int, prefix: str = "+25471") -> list[int]:
+async def insert_customers(runtime: Process, count: int, prefix: str = "+25471") -> list[int]:
     async with runtime.sessions() as session, session.begin():
         rows = [Customer(phone=f"{prefix}{i:07d}", first_name=f"C{i}") for i in range(count)]
         session.add_all(rows)
@@ -395,7 +395,7 @@ async def insert_customers(runtime: Runtime, count: int, prefix: str = "+25471")
 
 
 async def insert_messages(
-    runtime: Runtime, campaign_id: int, customer_ids: Sequence[int], statuses: Sequence[str]
+    runtime: Process, campaign_id: int, customer_ids: Sequence[int], statuses: Sequence[str]
 ) -> list[int]:
     async with runtime.sessions() as session, session.begin():
         rows = [

@@ -4,8 +4,8 @@ do not already pin down."""
 import subprocess
 from pathlib import Path
 
-from campaign_dispatch.runtime import Role
-from campaign_dispatch.worker.sender import MockSender
+from campaign_dispatch.background import Role
+from campaign_dispatch.providers import MockSender
 from tests.pipeline_helpers import eventually, messages, send_to_new_customers
 
 ROOT = Path(__file__).resolve().parents[2]

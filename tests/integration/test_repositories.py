@@ -4,15 +4,14 @@ from typing import Any
 
 import pytest
 
-from campaign_dispatch.errors import ValidationFailed
 from campaign_dispatch.models import Campaign, Customer, OutboundMessage
+from campaign_dispatch.models.base import MAX_ID
 from campaign_dispatch.repositories import campaigns, customers, messages
-from campaign_dispatch.repositories.pagination import PageRequest
-from campaign_dispatch.runtime import Runtime
-from campaign_dispatch.schemas.common import MAX_ID
+from campaign_dispatch.repositories.pagination import InvalidCursor, PageRequest
+from tests.harness import Process
 
 
-async def add_customers(runtime: Runtime, count: int) -> list[int]:
+async def add_customers(runtime: Process, count: int) -> list[int]:
     async with runtime.sessions() as session, session.begin():
         rows = [Customer(phone=f"+25476{i:07d}", first_name=f"C{i}") for i in range(count)]
         session.add_all(rows)
@@ -20,7 +19,7 @@ async def add_customers(runtime: Runtime, count: int) -> list[int]:
         return [row.id for row in rows]
 
 
-async def add_campaigns(runtime: Runtime, specs: list[dict[str, Any]]) -> list[int]:
+async def add_campaigns(runtime: Process, specs: list[dict[str, Any]]) -> list[int]:
     async with runtime.sessions() as session, session.begin():
         rows = [
             Campaign(**{"name": f"C{i}", "channel": "sms", "base_template": "Hi", **spec})
@@ -150,7 +149,7 @@ async def test_messages_list_page_stays_in_its_campaign(runtime):
         rest = await messages.list_page(
             session, first, PageRequest(page_size=2, cursor=page.next_cursor), None
         )
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(InvalidCursor):
             await messages.list_page(
                 session, second, PageRequest(page_size=2, cursor=page.next_cursor), None
             )

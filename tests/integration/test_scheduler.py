@@ -6,11 +6,12 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from structlog.testing import capture_logs
 
+from campaign_dispatch.background import Role
 from campaign_dispatch.clock import utcnow
-from campaign_dispatch.db import create_engine, create_session_factory
+from campaign_dispatch.db import Database
 from campaign_dispatch.models import Campaign
-from campaign_dispatch.repositories import pipeline
-from campaign_dispatch.runtime import Role
+from campaign_dispatch.repositories import messages as messages_repo
+from campaign_dispatch.repositories.pipeline import PipelineRepositories
 from campaign_dispatch.scheduler.dispatch import Scheduler
 from tests.pipeline_helpers import eventually, messages
 
@@ -38,6 +39,10 @@ async def status_of(runtime, campaign_id):
         return await session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
 
 
+def scheduler_for(database):
+    return Scheduler(database, PipelineRepositories.for_dialect(database.dialect).outbox)
+
+
 def release_errors(logs):
     return [e for e in logs if e["event"] == "scheduled release failed"]
 
@@ -48,7 +53,7 @@ async def test_a_due_campaign_is_released_once_to_its_audience(
     audience = [await make_customer() for _ in range(3)]
     campaign_id = await scheduled(make_campaign, audience)
     await make_due(runtime, campaign_id)
-    scheduler = Scheduler(runtime.sessions)
+    scheduler = scheduler_for(runtime.resources.database)
 
     assert await scheduler.release_due() == [campaign_id]
 
@@ -87,7 +92,7 @@ async def test_a_future_campaign_is_not_released_early(runtime, make_customer, m
     campaign_id = await scheduled(make_campaign, [await make_customer()])
     await make_due(runtime, campaign_id, ago=-timedelta(minutes=1))
 
-    assert await Scheduler(runtime.sessions).release_due() == []
+    assert await scheduler_for(runtime.resources.database).release_due() == []
 
     assert await status_of(runtime, campaign_id) == "scheduled"
     assert await messages(runtime, campaign_id) == []
@@ -101,7 +106,7 @@ async def test_a_scheduled_campaign_without_audience_is_left_alone(
     await make_due(runtime, no_audience, ago=timedelta(minutes=2))
     await make_due(runtime, with_audience)
 
-    assert await Scheduler(runtime.sessions).release_due() == [with_audience]
+    assert await scheduler_for(runtime.resources.database).release_due() == [with_audience]
 
     assert await status_of(runtime, no_audience) == "scheduled"
     assert await messages(runtime, no_audience) == []
@@ -112,13 +117,13 @@ async def test_racing_schedulers_release_each_campaign_exactly_once(
 ):
     """Four schedulers on two engines (as if two processes each ran two), twelve rounds."""
     audience = [await make_customer() for _ in range(4)]
-    other_engine = create_engine(settings.database_url)
+    other = Database.connect(settings.database_url)
     try:
         schedulers = [
-            Scheduler(runtime.sessions),
-            Scheduler(runtime.sessions),
-            Scheduler(create_session_factory(other_engine)),
-            Scheduler(create_session_factory(other_engine)),
+            scheduler_for(runtime.resources.database),
+            scheduler_for(runtime.resources.database),
+            scheduler_for(other),
+            scheduler_for(other),
         ]
         for _ in range(12):
             ids = [await scheduled(make_campaign, audience) for _ in range(3)]
@@ -135,7 +140,7 @@ async def test_racing_schedulers_release_each_campaign_exactly_once(
                 assert len(await messages(runtime, campaign_id)) == len(audience)
                 assert await status_of(runtime, campaign_id) == "sending"
     finally:
-        await other_engine.dispose()
+        await other.dispose()
 
 
 async def test_a_release_that_fails_midway_is_rolled_back_and_redone_once(
@@ -150,9 +155,9 @@ async def test_a_release_that_fails_midway_is_rolled_back_and_redone_once(
         seen.append(await session.scalar(select(Campaign.status).where(Campaign.id == released_id)))
         raise RuntimeError("process died")
 
-    monkeypatch.setattr(pipeline, "create_messages", crash)
+    monkeypatch.setattr(messages_repo, "create_pending", crash)
     with capture_logs() as logs:
-        assert await Scheduler(runtime.sessions).release_due() == []
+        assert await scheduler_for(runtime.resources.database).release_due() == []
 
     assert seen == ["scheduled"]  # it failed mid-release: messages go in before the status changes
     assert [e["campaign_id"] for e in release_errors(logs)] == [campaign_id]
@@ -160,13 +165,13 @@ async def test_a_release_that_fails_midway_is_rolled_back_and_redone_once(
     assert await messages(runtime, campaign_id) == []
 
     monkeypatch.undo()
-    restarted_engine = create_engine(settings.database_url)
+    restarted_database = Database.connect(settings.database_url)
     try:
-        restarted = Scheduler(create_session_factory(restarted_engine))
+        restarted = scheduler_for(restarted_database)
         assert await restarted.release_due() == [campaign_id]
         assert await restarted.release_due() == []
     finally:
-        await restarted_engine.dispose()
+        await restarted_database.dispose()
     rows = await messages(runtime, campaign_id)
     assert sorted(m.customer_id for m in rows) == sorted(c["id"] for c in audience)
     assert await status_of(runtime, campaign_id) == "sending"
@@ -180,16 +185,16 @@ async def test_a_campaign_that_cannot_be_released_does_not_hold_up_later_ones(
     healthy = await scheduled(make_campaign, [customer])
     await make_due(runtime, broken, ago=timedelta(minutes=5))
     await make_due(runtime, healthy)
-    real_create_messages = pipeline.create_messages
+    real_create_messages = messages_repo.create_pending
 
     async def fail_for_broken(session, campaign_id, customer_ids, now):
         if campaign_id == broken:
             raise RuntimeError("poison campaign")
         return await real_create_messages(session, campaign_id, customer_ids, now)
 
-    monkeypatch.setattr(pipeline, "create_messages", fail_for_broken)
+    monkeypatch.setattr(messages_repo, "create_pending", fail_for_broken)
     with capture_logs() as logs:
-        assert await Scheduler(runtime.sessions).release_due() == [healthy]
+        assert await scheduler_for(runtime.resources.database).release_due() == [healthy]
 
     assert [e["campaign_id"] for e in release_errors(logs)] == [broken]
     assert await status_of(runtime, broken) == "scheduled"

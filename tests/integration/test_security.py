@@ -30,7 +30,7 @@ def client_for(app, address="127.0.0.1"):
 
 @pytest.fixture
 async def keyed(settings, runtime):
-    app = create_app(settings.model_copy(update={"api_keys": KEYS}), runtime)
+    app = create_app(settings.model_copy(update={"api_keys": KEYS}), runtime.resources)
     async with client_for(app) as client:
         yield client
 
@@ -122,7 +122,7 @@ async def test_dashboard_files_stay_open(settings, runtime, tmp_path):
     (dist / "assets" / "app.js").write_text("console.log(1)")
     (dist / "favicon.svg").write_text("<svg/>")
     keyed_settings = settings.model_copy(update={"api_keys": KEYS, "web_dist_dir": dist})
-    async with client_for(create_app(keyed_settings, runtime)) as client:
+    async with client_for(create_app(keyed_settings, runtime.resources)) as client:
         html = {"Accept": "text/html"}
         assert (await client.get("/", headers=html)).text.startswith("<!doctype html>")
         assert (await client.get("/campaigns/3", headers=html)).status_code == 200
@@ -172,7 +172,7 @@ def limited_settings(settings):
 
 @pytest.fixture
 async def limited(limited_settings, runtime):
-    async with client_for(create_app(limited_settings, runtime)) as client:
+    async with client_for(create_app(limited_settings, runtime.resources)) as client:
         yield client
 
 
@@ -240,7 +240,7 @@ async def test_other_routes_are_not_limited(limited):
 
 
 async def test_each_client_address_has_its_own_bucket(limited_settings, runtime):
-    app = create_app(limited_settings, runtime)
+    app = create_app(limited_settings, runtime.resources)
     async with client_for(app, "10.0.0.1") as first, client_for(app, "10.0.0.2") as second:
         customer = await new_customer(first)
         campaigns = [await new_campaign(first) for _ in range(4)]
@@ -255,7 +255,7 @@ async def test_each_client_address_has_its_own_bucket(limited_settings, runtime)
 async def test_each_api_key_has_its_own_bucket_and_invented_keys_share_the_address(
     limited_settings, runtime
 ):
-    app = create_app(limited_settings.model_copy(update={"api_keys": KEYS}), runtime)
+    app = create_app(limited_settings.model_copy(update={"api_keys": KEYS}), runtime.resources)
     one, two = {"X-API-Key": "key-one"}, {"Authorization": "Bearer key-two"}
     async with client_for(app) as client:
         customer = await new_customer(client, headers=one)
@@ -271,7 +271,9 @@ async def test_each_api_key_has_its_own_bucket_and_invented_keys_share_the_addre
 
 
 async def test_a_zero_limit_turns_it_off(settings, runtime):
-    app = create_app(settings.model_copy(update={"send_rate_limit_per_minute": 0}), runtime)
+    app = create_app(
+        settings.model_copy(update={"send_rate_limit_per_minute": 0}), runtime.resources
+    )
     async with client_for(app) as client:
         customer = await new_customer(client)
         for _ in range(5):

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.queue import Job
-from campaign_dispatch.repositories import pipeline
-from campaign_dispatch.repositories.pipeline import Outcome
+from campaign_dispatch.repositories.outcomes import Outcome
+from campaign_dispatch.statuses import MessageStatus
 from tests.pipeline_helpers import messages
 
 
@@ -17,27 +17,37 @@ async def test_a_late_outcome_of_an_expired_claim_is_ignored(
     await client.post(f"/campaigns/{campaign['id']}/send", json={"customer_ids": [customer["id"]]})
     [message] = await messages(runtime, campaign["id"])
     lease = timedelta(seconds=60)
+    repositories = runtime.resources.repositories
 
     async with runtime.sessions() as session, session.begin():  # worker A claims attempt 0
-        [a] = await pipeline.claim(session, [Job(message.id, 0)], utcnow(), lease)
+        [a] = await repositories.claims.claim(session, [Job(message.id, 0)], utcnow(), lease)
     async with runtime.sessions() as session, session.begin():  # A's lease runs out
-        await pipeline.expire_leases(session, utcnow() + 2 * lease, max_retries=3)
+        await repositories.recovery.expire_leases(session, utcnow() + 2 * lease, max_retries=3)
     async with runtime.sessions() as session, session.begin():  # worker B claims attempt 1
-        [b] = await pipeline.claim(session, [Job(message.id, 1)], utcnow(), lease)
-    assert (a.retry_count, b.retry_count) == (0, 1)
+        [b] = await repositories.claims.claim(session, [Job(message.id, 1)], utcnow(), lease)
+    assert (a.attempt, b.attempt) == (0, 1)
 
     async with runtime.sessions() as session, session.begin():  # A finally reports a failure
-        await pipeline.record_outcomes(
+        await repositories.outcomes.record(
             session,
-            [Outcome(message.id, a.retry_count, "Hi", "late", utcnow() + timedelta(seconds=1))],
+            [
+                Outcome(
+                    message.id,
+                    a.attempt,
+                    MessageStatus.PENDING,
+                    "Hi",
+                    "late",
+                    utcnow() + timedelta(seconds=1),
+                )
+            ],
             utcnow(),
         )
     [still_b] = await messages(runtime, campaign["id"])
     assert (still_b.status, still_b.retry_count) == ("sending", 1)
 
     async with runtime.sessions() as session, session.begin():  # B reports success
-        await pipeline.record_outcomes(
-            session, [Outcome(message.id, b.retry_count, "Hi")], utcnow()
+        await repositories.outcomes.record(
+            session, [Outcome(message.id, b.attempt, MessageStatus.SENT, "Hi")], utcnow()
         )
     [done] = await messages(runtime, campaign["id"])
     assert (done.status, done.retry_count, done.rendered_content) == ("sent", 1, "Hi")

@@ -4,13 +4,13 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
+from campaign_dispatch.background import Role
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import OutboundMessage
+from campaign_dispatch.providers import MockSender
 from campaign_dispatch.queue import Job
 from campaign_dispatch.queue.memory import InProcessQueue
-from campaign_dispatch.runtime import Role
 from campaign_dispatch.scheduler.recovery import Recovery
-from campaign_dispatch.worker.sender import MockSender
 from tests.pipeline_helpers import eventually, messages
 
 PIPELINE = {Role.RELAY, Role.WORKER}
@@ -80,7 +80,7 @@ async def test_a_flaky_message_is_retried_and_then_sent(
         async def send(self, *, message_id, channel, phone, text):
             if self.failures < 2:
                 self.failures += 1
-                from campaign_dispatch.worker.sender import SendError
+                from campaign_dispatch.providers import SendError
 
                 raise SendError("mock provider: timeout")
             await super().send(message_id=message_id, channel=channel, phone=phone, text=text)
@@ -150,7 +150,12 @@ async def test_a_claim_left_by_a_crashed_worker_is_reclaimed_and_finished(
         )
 
     recovery = Recovery(
-        runtime.sessions, runtime.queue, max_retries=3, requeue_after_seconds=600, interval=1
+        runtime.resources.database,
+        runtime.resources.repositories,
+        runtime.queue,
+        max_retries=3,
+        requeue_after_seconds=600,
+        interval=1,
     )
     await recovery.sweep()
     await runtime.start(PIPELINE)
@@ -193,7 +198,12 @@ async def test_a_claim_expiring_at_the_retry_limit_fails_with_a_dlq_copy(
             )
         )
     recovery = Recovery(
-        runtime.sessions, runtime.queue, max_retries=3, requeue_after_seconds=600, interval=1
+        runtime.resources.database,
+        runtime.resources.repositories,
+        runtime.queue,
+        max_retries=3,
+        requeue_after_seconds=600,
+        interval=1,
     )
     await recovery.sweep()
 
@@ -216,7 +226,12 @@ async def test_lost_jobs_are_republished_only_when_the_queue_is_empty(
             .values(enqueued_at=long_ago)
         )
     recovery = Recovery(
-        runtime.sessions, runtime.queue, max_retries=3, requeue_after_seconds=600, interval=1
+        runtime.resources.database,
+        runtime.resources.repositories,
+        runtime.queue,
+        max_retries=3,
+        requeue_after_seconds=600,
+        interval=1,
     )
     runtime.queue.put(b'{"outbound_message_id": 1, "attempt": 0}')  # jobs still waiting
 

@@ -12,7 +12,7 @@ import structlog
 from campaign_dispatch.app import create_app
 from campaign_dispatch.config import Settings
 from campaign_dispatch.logging_setup import configure_logging, mask_phone_numbers, mask_phones
-from campaign_dispatch.runtime import Runtime
+from tests.harness import Process
 
 # --- masking -------------------------------------------------------------------------------
 
@@ -149,8 +149,8 @@ async def app_client(tmp_path):
         web_dist_dir=tmp_path / "no-dashboard",
         _env_file=None,  # type: ignore[call-arg]
     )
-    runtime = Runtime.create(settings)
-    app = create_app(settings, runtime)
+    runtime = Process.create(settings)
+    app = create_app(settings, runtime.resources)
     log = structlog.get_logger("campaign_dispatch.test")
 
     @app.get("/hello")

@@ -5,9 +5,14 @@ import dataclasses
 
 import pytest
 
-from campaign_dispatch.errors import ValidationFailed
-from campaign_dispatch.repositories.pagination import Cursor, PageResult, _fingerprint
-from campaign_dispatch.schemas.common import MAX_ID
+from campaign_dispatch.models.base import MAX_ID
+from campaign_dispatch.repositories.pagination import (
+    Cursor,
+    InvalidCursor,
+    PageResult,
+    _fingerprint,
+)
+from campaign_dispatch.services.paging import cursor_error
 
 ISSUED = Cursor(snapshot_id=120, after_id=101, page=2, total_count=57, filters="0123456789ab")
 
@@ -44,12 +49,13 @@ def test_largest_ids_round_trip() -> None:
     ],
 )
 def test_garbage_is_a_validation_error_on_the_cursor_field(garbage: str) -> None:
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidCursor) as caught:
         Cursor.decode(garbage)
 
-    assert caught.value.code == "VALIDATION_ERROR"
-    assert caught.value.status_code == 422
-    assert caught.value.details == [
+    error = cursor_error(caught.value)  # as the API answers it
+    assert error.code == "VALIDATION_ERROR"
+    assert error.status_code == 422
+    assert error.details == [
         {"field": "cursor", "message": "cursor is not a cursor this API issued"}
     ]
 
@@ -69,7 +75,7 @@ def test_garbage_is_a_validation_error_on_the_cursor_field(garbage: str) -> None
     ],
 )
 def test_tampered_numbers_are_rejected(change: dict[str, int]) -> None:
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidCursor):
         Cursor.decode(dataclasses.replace(ISSUED, **change).encode())
 
 

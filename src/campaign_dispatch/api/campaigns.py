@@ -2,33 +2,30 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from campaign_dispatch.api.deps import PageDep, RuntimeDep, SessionDep
-from campaign_dispatch.api.pages import to_page
+from campaign_dispatch.api.deps import PageDep, ResourcesDep, SessionDep
+from campaign_dispatch.api.errors import error_responses
 from campaign_dispatch.schemas.campaign import (
     CampaignCreate,
     CampaignDetail,
-    CampaignStatus,
     CampaignSummary,
-    Channel,
     MessageRead,
-    MessageStatus,
     PreviewRequest,
     PreviewResponse,
 )
 from campaign_dispatch.schemas.common import Page
-from campaign_dispatch.services import campaigns, customers, templates
+from campaign_dispatch.services import campaigns, previews
+from campaign_dispatch.statuses import CampaignStatus, Channel, MessageStatus
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
+_NOT_FOUND = error_responses(404)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignDetail)
 async def create_campaign(
     body: CampaignCreate, session: SessionDep, response: Response
 ) -> CampaignDetail:
-    async with session.begin():
-        campaign = await campaigns.create(session, body)
-        detail = await campaigns.detail(session, campaign.id)
-    response.headers["Location"] = f"/campaigns/{campaign.id}"
+    detail = await campaigns.create(session, body)
+    response.headers["Location"] = f"/campaigns/{detail.id}"
     return detail
 
 
@@ -39,40 +36,30 @@ async def list_campaigns(
     channel: Annotated[Channel | None, Query()] = None,
     status: Annotated[CampaignStatus | None, Query()] = None,
 ) -> Page[CampaignSummary]:
-    async with session.begin():
-        result = await campaigns.list_page(session, page, channel, status)
-    return to_page(result, CampaignSummary.model_validate)
+    return await campaigns.list_page(session, page, channel, status)
 
 
-@router.get("/{campaign_id}", response_model=CampaignDetail)
+@router.get("/{campaign_id}", response_model=CampaignDetail, responses=_NOT_FOUND)
 async def get_campaign(campaign_id: int, session: SessionDep) -> CampaignDetail:
-    async with session.begin():
-        return await campaigns.detail(session, campaign_id)
+    return await campaigns.detail(session, campaign_id)
 
 
-@router.post("/{campaign_id}/personalized-preview", response_model=PreviewResponse)
+@router.post(
+    "/{campaign_id}/personalized-preview", response_model=PreviewResponse, responses=_NOT_FOUND
+)
 async def personalized_preview(
-    campaign_id: int, body: PreviewRequest, session: SessionDep, runtime: RuntimeDep
+    campaign_id: int, body: PreviewRequest, resources: ResourcesDep
 ) -> PreviewResponse:
-    async with session.begin():
-        campaign = await campaigns.get(session, campaign_id)
-        customer = await customers.get(session, body.customer_id)
-    field = "override_template" if body.override_template is not None else "base_template"
-    template = (
-        body.override_template if body.override_template is not None else campaign.base_template
-    )
-    return await templates.preview(
-        runtime.personalizer, template, customer, campaign.channel, field
+    return await previews.preview_campaign(
+        resources.database.sessions, resources.personalizer, campaign_id, body
     )
 
 
-@router.get("/{campaign_id}/messages", response_model=Page[MessageRead])
+@router.get("/{campaign_id}/messages", response_model=Page[MessageRead], responses=_NOT_FOUND)
 async def list_messages(
     campaign_id: int,
     session: SessionDep,
     page: PageDep,
     status: Annotated[MessageStatus | None, Query()] = None,
 ) -> Page[MessageRead]:
-    async with session.begin():
-        result = await campaigns.messages_page(session, campaign_id, page, status)
-    return to_page(result, MessageRead.model_validate)
+    return await campaigns.messages_page(session, campaign_id, page, status)

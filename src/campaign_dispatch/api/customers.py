@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, UploadFile, status
 
 from campaign_dispatch.api.deps import PageDep, SessionDep
-from campaign_dispatch.api.pages import to_page
+from campaign_dispatch.api.errors import error_responses
 from campaign_dispatch.schemas.common import Page
 from campaign_dispatch.schemas.customer import CustomerCreate, CustomerImportResult, CustomerRead
 from campaign_dispatch.services import customers
@@ -15,10 +15,9 @@ router = APIRouter(prefix="/customers", tags=["customers"])
 async def create_customer(
     body: CustomerCreate, session: SessionDep, response: Response
 ) -> CustomerRead:
-    async with session.begin():
-        customer = await customers.create(session, body)
+    customer = await customers.create(session, body)
     response.headers["Location"] = f"/customers/{customer.id}"
-    return CustomerRead.model_validate(customer)
+    return customer
 
 
 @router.get("", response_model=Page[CustomerRead])
@@ -29,21 +28,16 @@ async def list_customers(
         str | None, Query(max_length=100, description="Search names, phone, location, product")
     ] = None,
 ) -> Page[CustomerRead]:
-    async with session.begin():
-        result = await customers.list_page(session, page, q)
-    return to_page(result, CustomerRead.model_validate)
+    return await customers.list_page(session, page, q)
 
 
-@router.get("/{customer_id}", response_model=CustomerRead)
+@router.get("/{customer_id}", response_model=CustomerRead, responses=error_responses(404))
 async def get_customer(customer_id: int, session: SessionDep) -> CustomerRead:
-    async with session.begin():
-        return CustomerRead.model_validate(await customers.get(session, customer_id))
+    return await customers.get(session, customer_id)
 
 
-@router.post("/import", response_model=CustomerImportResult)
+@router.post("/import", response_model=CustomerImportResult, responses=error_responses(413, 415))
 async def import_customers(file: UploadFile, session: SessionDep) -> CustomerImportResult:
     """CSV with a header row: phone (required), first_name, last_name, location,
     preferred_product. Bad rows are reported by row number; duplicate phones are skipped."""
-    content = await file.read()
-    async with session.begin():
-        return await customers.import_csv(session, content)
+    return await customers.import_csv(session, await file.read())

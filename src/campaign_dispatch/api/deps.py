@@ -1,23 +1,42 @@
-from collections.abc import AsyncIterator
+"""What the routes depend on: the process's Resources, a request's transaction, paging."""
+
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.repositories.pagination import PageRequest
-from campaign_dispatch.runtime import Runtime
+from campaign_dispatch.resources import Resources
+
+_AFTER_COMMIT = "after_commit"
 
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
 
 
-async def get_session(
-    runtime: Annotated[Runtime, Depends(get_runtime)],
-) -> AsyncIterator[AsyncSession]:
-    async with runtime.sessions() as session:
-        yield session
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+
+
+async def transaction(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction: it begins with the first statement, commits when
+    the route returns (before the response is sent, so a failed commit is the answer)
+    and rolls back when it raises. Callbacks registered with `after_commit` run then."""
+    async with resources.database.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        for callback in session.info.pop(_AFTER_COMMIT, ()):
+            callback()
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 def page_request(
@@ -35,6 +54,5 @@ def page_request(
     return PageRequest(page=page, page_size=page_size, snapshot_id=snapshot_id, cursor=cursor)
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(transaction, scope="function")]
 PageDep = Annotated[PageRequest, Depends(page_request)]

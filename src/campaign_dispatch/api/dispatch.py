@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, status
 from fastapi.responses import JSONResponse
 
-from campaign_dispatch.api.deps import RuntimeDep, SessionDep
-from campaign_dispatch.api.idempotency import respond_once
+from campaign_dispatch.api.deps import ResourcesDep, SessionDep, after_commit
+from campaign_dispatch.api.errors import error_responses
 from campaign_dispatch.schemas.campaign import SendRequest, SendResponse
 from campaign_dispatch.services import dispatch
+from campaign_dispatch.services.idempotency import respond_once
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
@@ -31,23 +32,24 @@ def _fingerprint(body: SendRequest) -> str:
     "/{campaign_id}/send",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SendResponse,
-    responses={409: {"description": "The campaign is not draft or scheduled"}},
+    responses=error_responses(404, 409, 429),
 )
 async def send_campaign(
     campaign_id: int,
     body: SendRequest,
     session: SessionDep,
-    runtime: RuntimeDep,
+    resources: ResourcesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Queue one message per customer and return at once; workers do the sending."""
-    response = await respond_once(
+    outbox = resources.repositories.outbox
+    answer = await respond_once(
         session,
         scope=f"send:{campaign_id}",
         key=idempotency_key,
         fingerprint=_fingerprint(body),
         status_code=status.HTTP_202_ACCEPTED,
-        action=lambda: dispatch.send(session, campaign_id, body.customer_ids),
+        action=lambda: dispatch.send(session, outbox, campaign_id, body.customer_ids),
     )
-    runtime.wake_relay()
-    return response
+    after_commit(session, resources.outbox_signal.wake)
+    return JSONResponse(answer.body, status_code=answer.status_code)

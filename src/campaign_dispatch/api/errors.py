@@ -10,24 +10,38 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
 from campaign_dispatch.errors import (
+    ROUTING_ERRORS,
     AppError,
+    DatabaseUnreachable,
     MalformedJson,
     ServiceUnavailable,
+    UnexpectedHttpStatus,
     ValidationFailed,
 )
+from campaign_dispatch.schemas.common import ErrorEnvelope
 
 log = structlog.get_logger(__name__)
 
-_HTTP_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHORIZED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing or invalid API key",
+    404: "No such resource (or route)",
+    409: "The resource is not in a state that allows this",
+    413: "The request body is too large",
+    415: "Unsupported content type",
+    422: "Invalid input; `details` names each field",
+    429: "Rate limited; see Retry-After",
+    500: "Unexpected error",
+    503: "A dependency (database) is unavailable; see Retry-After",
 }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these statuses, each with the error envelope as its body."""
+    return {
+        status: {"model": ErrorEnvelope, "description": _DESCRIPTIONS[status]}
+        for status in statuses
+    }
 
 
 def envelope(
@@ -43,16 +57,28 @@ def envelope(
     return JSONResponse({"error": error}, status_code=status_code, headers=headers)
 
 
+def error_response(exc: AppError) -> JSONResponse:
+    """An AppError as the envelope; also for middleware that answers before routing."""
+    return envelope(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+def routing_error(exc: HTTPException) -> AppError:
+    """Starlette's routing errors (404 no route, 405 wrong method, …) as our own."""
+    cls = ROUTING_ERRORS.get(exc.status_code)
+    message = exc.detail if isinstance(exc.detail, str) else ""
+    if exc.status_code == 404 and message in ("", "Not Found"):
+        message = "No such route"
+    headers = dict(exc.headers or {})
+    if cls is None:  # a status no route of ours raises; keep it rather than make it a 500
+        return UnexpectedHttpStatus(exc.status_code, message or "HTTP error", headers)
+    return cls(message or cls.code.replace("_", " ").capitalize(), headers=headers)
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
     return ".".join(parts) or "body"
-
-
-def error_response(exc: AppError) -> JSONResponse:
-    """An AppError as the envelope; also for middleware that answers before routing."""
-    return envelope(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
@@ -70,17 +96,9 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(ValidationFailed(f"Invalid request: {summary}", details=details))
 
 
-def http_error_response(exc: HTTPException) -> JSONResponse:
-    code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
-    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
-    if exc.status_code == 404 and message == "Not Found":
-        message = "No such route"
-    return envelope(exc.status_code, code, message, headers=dict(exc.headers or {}))
-
-
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return http_error_response(exc)
+    return error_response(routing_error(exc))
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -106,7 +124,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    for unavailable in (OperationalError, InterfaceError, OSError, TimeoutError):
+    # The driver's connection-level errors only: an OSError or TimeoutError raised by
+    # anything else (a file, a provider) is a bug to see as a 500, not a retryable 503.
+    for unavailable in (OperationalError, InterfaceError, DatabaseUnreachable):
         app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(DataError, _invalid_data)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -1,3 +1,8 @@
-from campaign_dispatch.db.engine import create_engine, create_session_factory, sqlalchemy_url
+from campaign_dispatch.db.engine import (
+    Database,
+    create_engine,
+    create_session_factory,
+    sqlalchemy_url,
+)
 
-__all__ = ["create_engine", "create_session_factory", "sqlalchemy_url"]
+__all__ = ["Database", "create_engine", "create_session_factory", "sqlalchemy_url"]

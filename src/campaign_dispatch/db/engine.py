@@ -1,14 +1,28 @@
-"""Engine and session factory for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""
+"""The database a process uses: engine and session factories, PostgreSQL (asyncpg) or SQLite."""
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+import asyncpg
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
+)
+
+from campaign_dispatch.errors import DatabaseUnreachable
+
+# What opening a connection raises when the server is down or refuses us. SQLAlchemy
+# wraps only the driver's query-time errors; these reach us raw from the connect call.
+_CONNECT_FAILURES = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
 )
 
 
@@ -28,15 +42,24 @@ def sqlalchemy_url(database_url: str) -> str:
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     url = sqlalchemy_url(database_url)
     if url.startswith("postgresql"):
-        return create_async_engine(
+        engine = create_async_engine(
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
             connect_args={"server_settings": {"timezone": "UTC", "jit": "off"}},
         )
-    engine = create_async_engine(url, connect_args={"timeout": 30})
-    _make_sqlite_safe(engine)
+    else:
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        _make_sqlite_safe(engine)
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except _CONNECT_FAILURES as exc:
+            raise DatabaseUnreachable(f"{type(exc).__name__}: {exc}") from exc
+
     return engine
 
 
@@ -64,3 +87,33 @@ def _make_sqlite_safe(engine: AsyncEngine) -> None:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@dataclass(frozen=True)
+class Database:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    """Transactions: `async with database.sessions.begin() as session`."""
+    statement_sessions: async_sessionmaker[AsyncSession]
+    """For a step that is one atomic statement. On PostgreSQL every statement commits on
+    its own (AUTOCOMMIT): no BEGIN and COMMIT round trips on the worker's hot path.
+    SQLite keeps its transaction, which takes the write lock up front (BEGIN IMMEDIATE)."""
+
+    @classmethod
+    def connect(cls, database_url: str, *, pool_size: int = 10) -> "Database":
+        engine = create_engine(database_url, pool_size=pool_size)
+        statements = engine
+        if engine.dialect.name == "postgresql":
+            statements = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return cls(engine, create_session_factory(engine), create_session_factory(statements))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

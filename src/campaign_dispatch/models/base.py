@@ -5,6 +5,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from campaign_dispatch.clock import utcnow
 
+# Ids are 64-bit integers on both backends; a larger one would overflow the driver.
+MAX_ID = 2**63 - 1
+
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 IdType = BigInteger().with_variant(Integer(), "sqlite")
 

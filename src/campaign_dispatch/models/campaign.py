@@ -4,20 +4,16 @@ from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign_dispatch.models.base import Base, IdType, Timestamped
+from campaign_dispatch.statuses import CampaignStatus, Channel, sql_list
 
-CHANNELS = ("sms", "whatsapp")
-CAMPAIGN_STATUSES = ("draft", "scheduled", "sending", "sent", "failed")
-
-
-def _one_of(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+_DUE = text(f"status = '{CampaignStatus.SCHEDULED}'")
 
 
 class Campaign(Timestamped, Base):
     __tablename__ = "campaigns"
     __table_args__ = (
-        CheckConstraint(_one_of("channel", CHANNELS), name="channel"),
-        CheckConstraint(_one_of("status", CAMPAIGN_STATUSES), name="status"),
+        CheckConstraint(f"channel IN ({sql_list(Channel)})", name="channel"),
+        CheckConstraint(f"status IN ({sql_list(CampaignStatus)})", name="status"),
         # GET /campaigns?status=… and ?channel=…&status=…, newest first by id
         Index("ix_campaigns_status_id", "status", "id"),
         Index("ix_campaigns_channel_status_id", "channel", "status", "id"),
@@ -27,15 +23,15 @@ class Campaign(Timestamped, Base):
         Index(
             "ix_campaigns_due",
             "scheduled_at",
-            postgresql_where=text("status = 'scheduled'"),
-            sqlite_where=text("status = 'scheduled'"),
+            postgresql_where=_DUE,
+            sqlite_where=_DUE,
         ),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     channel: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT)
     base_template: Mapped[str] = mapped_column(Text)
     scheduled_at: Mapped[datetime | None] = mapped_column(DateTime())
 

@@ -15,10 +15,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models.base import Base, IdType, Timestamped
-from campaign_dispatch.models.campaign import _one_of
+from campaign_dispatch.statuses import FINAL, MessageStatus, sql_list
 
-MESSAGE_STATUSES = ("pending", "sending", "sent", "failed")
-FINAL_STATUSES = ("sent", "failed")
+_PENDING = f"status = '{MessageStatus.PENDING}'"
+_UNPUBLISHED = text(f"{_PENDING} AND enqueued_at IS NULL")
+_PUBLISHED = text(f"{_PENDING} AND enqueued_at IS NOT NULL")
+_CLAIMED = text(f"status = '{MessageStatus.SENDING}'")
+_FINISHED = text(f"status IN ({sql_list(FINAL)})")
 
 
 class OutboundMessage(Timestamped, Base):
@@ -31,7 +34,7 @@ class OutboundMessage(Timestamped, Base):
     __tablename__ = "outbound_messages"
     __table_args__ = (
         UniqueConstraint("campaign_id", "customer_id"),
-        CheckConstraint(_one_of("status", MESSAGE_STATUSES), name="status"),
+        CheckConstraint(f"status IN ({sql_list(MessageStatus)})", name="status"),
         CheckConstraint("retry_count >= 0", name="retry_count"),
         # stats per campaign (GROUP BY status), completion check, ?status= filter by id
         Index("ix_outbound_messages_campaign_status_id", "campaign_id", "status", "id"),
@@ -42,37 +45,37 @@ class OutboundMessage(Timestamped, Base):
             "ix_outbound_messages_outbox",
             "available_at",
             "id",
-            postgresql_where=text("status = 'pending' AND enqueued_at IS NULL"),
-            sqlite_where=text("status = 'pending' AND enqueued_at IS NULL"),
+            postgresql_where=_UNPUBLISHED,
+            sqlite_where=_UNPUBLISHED,
         ),
         # recovery: claims whose lease ran out (a fresh pending row is not in it)
         Index(
             "ix_outbound_messages_leases",
             "lease_expires_at",
-            postgresql_where=text("status = 'sending'"),
-            sqlite_where=text("status = 'sending'"),
+            postgresql_where=_CLAIMED,
+            sqlite_where=_CLAIMED,
         ),
         # recovery: published jobs that never came back
         Index(
             "ix_outbound_messages_published",
             "enqueued_at",
-            postgresql_where=text("status = 'pending' AND enqueued_at IS NOT NULL"),
-            sqlite_where=text("status = 'pending' AND enqueued_at IS NOT NULL"),
+            postgresql_where=_PUBLISHED,
+            sqlite_where=_PUBLISHED,
         ),
         # GET /stats: messages finished today
         Index(
             "ix_outbound_messages_finished",
             "status",
             "updated_at",
-            postgresql_where=text("status IN ('sent', 'failed')"),
-            sqlite_where=text("status IN ('sent', 'failed')"),
+            postgresql_where=_FINISHED,
+            sqlite_where=_FINISHED,
         ),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="RESTRICT"))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.PENDING)
     rendered_content: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
     retry_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,14 +1,16 @@
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import Campaign, CampaignAudience, CampaignCount, OutboundMessage
+from campaign_dispatch.models.base import MAX_ID
 from campaign_dispatch.repositories.id_lists import id_table
 from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
-from campaign_dispatch.schemas.common import MAX_ID
+from campaign_dispatch.statuses import CampaignStatus, Channel
 
 
 async def get(session: AsyncSession, campaign_id: int) -> Campaign | None:
@@ -38,7 +40,10 @@ async def add(session: AsyncSession, values: dict[str, Any]) -> Campaign:
 
 
 async def list_page(
-    session: AsyncSession, request: PageRequest, channel: str | None, status: str | None
+    session: AsyncSession,
+    request: PageRequest,
+    channel: Channel | None,
+    status: CampaignStatus | None,
 ) -> PageResult:
     query = select(Campaign)
     if channel is not None:
@@ -88,7 +93,10 @@ async def audience_size(session: AsyncSession, campaign_id: int) -> int:
 
 
 async def transition(
-    session: AsyncSession, campaign_id: int, from_statuses: Sequence[str], to_status: str
+    session: AsyncSession,
+    campaign_id: int,
+    from_statuses: Sequence[CampaignStatus],
+    to_status: CampaignStatus,
 ) -> bool:
     """Move a campaign between states atomically; False when it was not in `from_statuses`."""
     result = await session.execute(
@@ -98,3 +106,25 @@ async def transition(
         .returning(Campaign.id)
     )
     return result.scalar_one_or_none() is not None
+
+
+async def lock_next_due(
+    session: AsyncSession, now: datetime, skip: Collection[int] = ()
+) -> int | None:
+    """The most overdue scheduled campaign with an audience, not in `skip`, locked; other
+    schedulers skip the locked row (SKIP LOCKED) and take the next one."""
+    has_audience = exists().where(CampaignAudience.campaign_id == Campaign.id)
+    query = (
+        select(Campaign.id)
+        .where(
+            Campaign.status == CampaignStatus.SCHEDULED,
+            Campaign.scheduled_at <= now,
+            has_audience,
+        )
+        .order_by(Campaign.scheduled_at, Campaign.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if skip:
+        query = query.where(Campaign.id.not_in(skip))
+    return await session.scalar(query)

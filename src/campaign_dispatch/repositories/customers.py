@@ -7,9 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import Customer
+from campaign_dispatch.models.base import MAX_ID
 from campaign_dispatch.repositories.id_lists import id_table
 from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
-from campaign_dispatch.schemas.common import MAX_ID
 
 
 async def get(session: AsyncSession, customer_id: int) -> Customer | None:

@@ -19,8 +19,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from campaign_dispatch.errors import ValidationFailed
-from campaign_dispatch.schemas.common import MAX_ID
+from campaign_dispatch.models.base import MAX_ID
 
 
 @dataclass(frozen=True)
@@ -50,10 +49,10 @@ class Cursor:
             snapshot, after, page, total, filters = raw.split(".")
             cursor = cls(int(snapshot), int(after), int(page), int(total), filters)
         except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise _invalid_cursor("is not a cursor this API issued") from None
+            raise InvalidCursor("is not a cursor this API issued") from None
         numbers = (cursor.snapshot_id, cursor.after_id, cursor.page, cursor.total_count)
         if cursor.page < 2 or not all(0 <= n <= MAX_ID for n in numbers):
-            raise _invalid_cursor("is not a cursor this API issued")
+            raise InvalidCursor("is not a cursor this API issued")
         return cursor
 
 
@@ -71,15 +70,16 @@ class PageResult:
         return math.ceil(self.total_count / self.page_size)
 
 
-def _invalid_cursor(why: str) -> ValidationFailed:
-    return ValidationFailed(
-        f"Invalid cursor: it {why}",
-        details=[{"field": "cursor", "message": f"cursor {why}"}],
-    )
+class InvalidCursor(ValueError):
+    """A cursor this API did not issue, or issued for other filters; `why` says which."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"cursor {why}")
+        self.why = why
 
 
 def _fingerprint(listing: str, filters: dict[str, object]) -> str:
-    text = listing + repr(sorted((k, v) for k, v in filters.items() if v is not None))
+    text = listing + repr(sorted((k, str(v)) for k, v in filters.items() if v is not None))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -102,7 +102,7 @@ async def paginate(
     fingerprint = _fingerprint(str(id_column), filters)
     cursor = Cursor.decode(request.cursor) if request.cursor else None
     if cursor is not None and cursor.filters != fingerprint:
-        raise _invalid_cursor("was issued for other filters")
+        raise InvalidCursor("was issued for other filters")
 
     if cursor is not None:
         snapshot, page, total = cursor.snapshot_id, cursor.page, cursor.total_count

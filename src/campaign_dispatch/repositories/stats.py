@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import Campaign, OutboundMessage
+from campaign_dispatch.statuses import FINAL, CampaignStatus, MessageStatus
 
 M = OutboundMessage
 
@@ -29,20 +30,22 @@ async def day_totals(session: AsyncSession, day: date) -> DayTotals:
     end = start + timedelta(days=1)
     finished = await session.execute(
         select(M.status, func.count())
-        .where(M.status.in_(("sent", "failed")), M.updated_at >= start, M.updated_at < end)
+        .where(M.status.in_(FINAL), M.updated_at >= start, M.updated_at < end)
         .group_by(M.status)
     )
     messages = {status: count for status, count in finished.all()}
     campaigns_sent = await session.scalar(
         select(func.count()).where(
-            Campaign.status == "sent", Campaign.updated_at >= start, Campaign.updated_at < end
+            Campaign.status == CampaignStatus.SENT,
+            Campaign.updated_at >= start,
+            Campaign.updated_at < end,
         )
     )
-    pending = await session.scalar(select(func.count()).where(M.status == "pending"))
+    pending = await session.scalar(select(func.count()).where(M.status == MessageStatus.PENDING))
     return DayTotals(
         campaigns_sent=campaigns_sent or 0,
-        messages_sent=messages.get("sent", 0),
-        messages_failed=messages.get("failed", 0),
+        messages_sent=messages.get(MessageStatus.SENT, 0),
+        messages_failed=messages.get(MessageStatus.FAILED, 0),
         messages_pending=pending or 0,
     )
 

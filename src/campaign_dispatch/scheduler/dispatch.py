@@ -10,13 +10,11 @@ import asyncio
 from collections.abc import Callable, Collection
 
 import structlog
-from sqlalchemy import exists, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from campaign_dispatch.clock import utcnow
-from campaign_dispatch.models import Campaign, CampaignAudience
+from campaign_dispatch.db import Database
+from campaign_dispatch.repositories.outbox import OutboxRepository
 from campaign_dispatch.scheduler.periodic import run_every
-from campaign_dispatch.services.dispatch import release_scheduled
+from campaign_dispatch.services import dispatch
 
 log = structlog.get_logger(__name__)
 
@@ -30,11 +28,13 @@ class ReleaseFailed(Exception):
 class Scheduler:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
+        outbox: OutboxRepository,
         interval: float = 1.0,
         on_release: Callable[[], None] | None = None,
     ) -> None:
-        self.sessions = sessions
+        self.database = database
+        self.outbox = outbox
         self.interval = interval
         self.on_release = on_release
 
@@ -44,24 +44,12 @@ class Scheduler:
         Returns (campaign id, messages created; None if another scheduler won it), or None
         when nothing is due. ReleaseFailed names a campaign whose release was rolled back.
         """
-        async with self.sessions() as session, session.begin():
-            has_audience = exists().where(CampaignAudience.campaign_id == Campaign.id)
-            query = (
-                select(Campaign.id)
-                .where(
-                    Campaign.status == "scheduled", Campaign.scheduled_at <= utcnow(), has_audience
-                )
-                .order_by(Campaign.scheduled_at, Campaign.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            )
-            if skip:
-                query = query.where(Campaign.id.not_in(skip))
-            campaign_id = await session.scalar(query)
+        async with self.database.sessions.begin() as session:
+            campaign_id = await dispatch.next_due(session, skip)
             if campaign_id is None:
                 return None
             try:
-                queued = await release_scheduled(session, campaign_id)
+                queued = await dispatch.release_scheduled(session, self.outbox, campaign_id)
             except Exception as exc:
                 raise ReleaseFailed(campaign_id) from exc
         if queued is not None:

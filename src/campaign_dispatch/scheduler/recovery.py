@@ -4,12 +4,13 @@ import asyncio
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from campaign_dispatch.clock import utcnow
+from campaign_dispatch.db import Database
 from campaign_dispatch.queue import Job, JobQueue, QueueUnavailable
-from campaign_dispatch.repositories import pipeline
+from campaign_dispatch.repositories.pipeline import PipelineRepositories
 from campaign_dispatch.scheduler.periodic import run_every
+from campaign_dispatch.statuses import MessageStatus
 
 log = structlog.get_logger(__name__)
 
@@ -17,13 +18,15 @@ log = structlog.get_logger(__name__)
 class Recovery:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
+        repositories: PipelineRepositories,
         queue: JobQueue,
         max_retries: int,
         requeue_after_seconds: float,
         interval: float,
     ) -> None:
-        self.sessions = sessions
+        self.database = database
+        self.repositories = repositories
         self.queue = queue
         self.max_retries = max_retries
         self.requeue_after = timedelta(seconds=requeue_after_seconds)
@@ -31,14 +34,14 @@ class Recovery:
 
     async def sweep(self) -> None:
         now = utcnow()
-        async with self.sessions() as session, session.begin():
-            expired = await pipeline.expire_leases(session, now, self.max_retries)
-        failed = [message_id for message_id, _, status in expired if status == "failed"]
+        async with self.database.sessions.begin() as session:
+            expired = await self.repositories.recovery.expire_leases(session, now, self.max_retries)
+        failed = [e.message_id for e in expired if e.status == MessageStatus.FAILED]
         for message_id in failed:
             await self._dead_letter(message_id)
         requeued = await self._requeue_lost(now)
-        async with self.sessions() as session, session.begin():
-            finished = await pipeline.complete_campaigns(session, None, now)
+        async with self.database.sessions.begin() as session:
+            finished = await self.repositories.outcomes.complete_campaigns(session, None, now)
         if expired or requeued or finished:
             log.info(
                 "recovered",
@@ -48,6 +51,20 @@ class Recovery:
                 campaigns_finished=finished,
             )
 
+    async def recover_in_process_queue(self, lease_seconds: float) -> None:
+        """The in-process queue starts empty and no claim outlives the process that made
+        it: whatever was queued or claimed before this start is redone."""
+        now = utcnow()
+        horizon = now + timedelta(seconds=lease_seconds + 1)
+        recovery = self.repositories.recovery
+        async with self.database.sessions.begin() as session:
+            forgotten = await recovery.forget_enqueued(session)
+            crashed = await recovery.expire_leases(
+                session, now, self.max_retries, expired_before=horizon
+            )
+        if forgotten or crashed:
+            log.info("recovered unfinished work", republish=forgotten, interrupted=len(crashed))
+
     async def _requeue_lost(self, now: datetime) -> int:
         """Republish jobs published long ago, but only when the queue is empty: while
         jobs still wait in it (workers down or slow), nothing was lost."""
@@ -56,8 +73,9 @@ class Recovery:
                 return 0
         except QueueUnavailable:
             return 0
-        async with self.sessions() as session, session.begin():
-            return await pipeline.requeue_lost(session, now - self.requeue_after)
+        async with self.database.sessions.begin() as session:
+            published_before = now - self.requeue_after
+            return await self.repositories.recovery.requeue_lost(session, published_before)
 
     async def _dead_letter(self, message_id: int) -> None:
         reason = f"failed after {self.max_retries} retries: worker lease expired"

@@ -5,10 +5,8 @@ from pydantic import Field, field_validator
 
 from campaign_dispatch.schemas.common import Id, ReadModel, UtcDateTime, WriteModel, to_naive_utc
 from campaign_dispatch.schemas.customer import CustomerRead
+from campaign_dispatch.statuses import CampaignStatus, Channel, MessageStatus
 
-Channel = Literal["sms", "whatsapp"]
-CampaignStatus = Literal["draft", "scheduled", "sending", "sent", "failed"]
-MessageStatus = Literal["pending", "sending", "sent", "failed"]
 CustomerIds = Annotated[list[Id], Field(min_length=1, max_length=100_000)]
 
 
@@ -97,3 +95,12 @@ class MessageRead(ReadModel):
     last_error: str | None
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+
+class Placeholder(ReadModel):
+    name: str = Field(description="Write it as {name}, or {name|fallback}")
+    label: str
+
+
+class PlaceholderList(ReadModel):
+    placeholders: list[Placeholder]

@@ -3,8 +3,9 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
-# Ids are 64-bit integers on both backends; a larger one would overflow the driver (a 500).
-MAX_ID = 2**63 - 1
+from campaign_dispatch.errors import ErrorCode
+from campaign_dispatch.models.base import MAX_ID
+
 Id = Annotated[int, Field(gt=0, le=MAX_ID)]
 
 
@@ -63,7 +64,7 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    code: str
+    code: ErrorCode
     message: str
     details: list[ErrorDetail] | None = None
 

@@ -5,11 +5,19 @@ from campaign_dispatch.errors import CampaignNotFound
 from campaign_dispatch.models import Campaign
 from campaign_dispatch.repositories import campaigns as repo
 from campaign_dispatch.repositories import messages as messages_repo
-from campaign_dispatch.repositories.pagination import PageRequest, PageResult
-from campaign_dispatch.schemas.campaign import CampaignCreate, CampaignDetail, CampaignStats
-from campaign_dispatch.schemas.common import to_naive_utc
+from campaign_dispatch.repositories.pagination import PageRequest
+from campaign_dispatch.schemas.campaign import (
+    CampaignCreate,
+    CampaignDetail,
+    CampaignStats,
+    CampaignSummary,
+    MessageRead,
+)
+from campaign_dispatch.schemas.common import Page
 from campaign_dispatch.services.customers import require_existing
+from campaign_dispatch.services.paging import paged
 from campaign_dispatch.services.templates import check_template
+from campaign_dispatch.statuses import CampaignStatus, Channel, MessageStatus
 
 
 async def get(session: AsyncSession, campaign_id: int) -> Campaign:
@@ -19,14 +27,14 @@ async def get(session: AsyncSession, campaign_id: int) -> Campaign:
     return campaign
 
 
-async def create(session: AsyncSession, data: CampaignCreate) -> Campaign:
+async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
     """A campaign starts as `draft`, or `scheduled` when `scheduled_at` lies in the future."""
     check_template(data.base_template, "base_template")
-    scheduled_at = to_naive_utc(data.scheduled_at) if data.scheduled_at else None
+    scheduled_at = data.scheduled_at
     audience = sorted(set(data.customer_ids or []))
     if audience:
         await require_existing(session, audience, "customer_ids")
-    status = "scheduled" if scheduled_at is not None and scheduled_at > utcnow() else "draft"
+    in_future = scheduled_at is not None and scheduled_at > utcnow()
     campaign = await repo.add(
         session,
         {
@@ -34,12 +42,12 @@ async def create(session: AsyncSession, data: CampaignCreate) -> Campaign:
             "channel": data.channel,
             "base_template": data.base_template,
             "scheduled_at": scheduled_at,
-            "status": status,
+            "status": CampaignStatus.SCHEDULED if in_future else CampaignStatus.DRAFT,
         },
     )
     if audience:
         await repo.set_audience(session, campaign.id, audience)
-    return campaign
+    return await detail(session, campaign.id)
 
 
 async def detail(session: AsyncSession, campaign_id: int) -> CampaignDetail:
@@ -58,13 +66,18 @@ async def detail(session: AsyncSession, campaign_id: int) -> CampaignDetail:
 
 
 async def list_page(
-    session: AsyncSession, request: PageRequest, channel: str | None, status: str | None
-) -> PageResult:
-    return await repo.list_page(session, request, channel, status)
+    session: AsyncSession,
+    request: PageRequest,
+    channel: Channel | None,
+    status: CampaignStatus | None,
+) -> Page[CampaignSummary]:
+    fetch = repo.list_page(session, request, channel, status)
+    return await paged(fetch, CampaignSummary.model_validate)
 
 
 async def messages_page(
-    session: AsyncSession, campaign_id: int, request: PageRequest, status: str | None
-) -> PageResult:
+    session: AsyncSession, campaign_id: int, request: PageRequest, status: MessageStatus | None
+) -> Page[MessageRead]:
     await get(session, campaign_id)  # 404 for an unknown campaign, not an empty page
-    return await messages_repo.list_page(session, campaign_id, request, status)
+    fetch = messages_repo.list_page(session, campaign_id, request, status)
+    return await paged(fetch, MessageRead.model_validate)

@@ -9,21 +9,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campaign_dispatch.errors import CustomerNotFound, UnknownCustomers, ValidationFailed
 from campaign_dispatch.models import Customer
 from campaign_dispatch.repositories import customers as repo
-from campaign_dispatch.repositories.pagination import PageRequest, PageResult
+from campaign_dispatch.repositories.pagination import PageRequest
+from campaign_dispatch.schemas.common import Page
 from campaign_dispatch.schemas.customer import (
     CustomerCreate,
     CustomerImportResult,
+    CustomerRead,
     ImportRowError,
 )
+from campaign_dispatch.services.paging import paged
 
 IMPORT_MAX_ROWS = 50_000
 
 
-async def get(session: AsyncSession, customer_id: int) -> Customer:
+async def _get(session: AsyncSession, customer_id: int) -> Customer:
     customer = await repo.get(session, customer_id)
     if customer is None:
         raise CustomerNotFound(customer_id)
     return customer
+
+
+async def get(session: AsyncSession, customer_id: int) -> CustomerRead:
+    return CustomerRead.model_validate(await _get(session, customer_id))
 
 
 def _duplicate_phone(phone: str) -> ValidationFailed:
@@ -33,13 +40,15 @@ def _duplicate_phone(phone: str) -> ValidationFailed:
     )
 
 
-async def create(session: AsyncSession, data: CustomerCreate) -> Customer:
+async def create(session: AsyncSession, data: CustomerCreate) -> CustomerRead:
     if await repo.existing_phones(session, [data.phone]):
         raise _duplicate_phone(data.phone)
     try:
-        return await repo.add(session, data.model_dump())
+        async with session.begin_nested():
+            customer = await repo.add(session, data.model_dump())
     except IntegrityError:  # a concurrent request took the phone after the check
         raise _duplicate_phone(data.phone) from None
+    return CustomerRead.model_validate(customer)
 
 
 async def require_existing(session: AsyncSession, customer_ids: list[int], field: str) -> None:
@@ -110,5 +119,8 @@ async def import_csv(session: AsyncSession, content: bytes) -> CustomerImportRes
     return CustomerImportResult(created=created, skipped=len(valid) - created, errors=errors)
 
 
-async def list_page(session: AsyncSession, request: PageRequest, q: str | None) -> PageResult:
-    return await repo.list_page(session, request, q.strip() or None if q else None)
+async def list_page(
+    session: AsyncSession, request: PageRequest, q: str | None
+) -> Page[CustomerRead]:
+    fetch = repo.list_page(session, request, q.strip() or None if q else None)
+    return await paged(fetch, CustomerRead.model_validate)

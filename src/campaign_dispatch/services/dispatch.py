@@ -1,20 +1,25 @@
 """Starting a campaign's send: the one transaction shared by the API and the scheduler."""
 
+from collections.abc import Collection
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.errors import CampaignNotFound, CampaignNotSendable, ValidationFailed
 from campaign_dispatch.repositories import campaigns as campaigns_repo
-from campaign_dispatch.repositories import pipeline
+from campaign_dispatch.repositories import messages as messages_repo
+from campaign_dispatch.repositories.outbox import OutboxRepository
 from campaign_dispatch.schemas.campaign import SendResponse
 from campaign_dispatch.services.customers import require_existing
-
-SENDABLE = ("draft", "scheduled")
+from campaign_dispatch.statuses import SENDABLE, CampaignStatus
 
 
 async def send(
-    session: AsyncSession, campaign_id: int, customer_ids: list[int] | None
+    session: AsyncSession,
+    outbox: OutboxRepository,
+    campaign_id: int,
+    customer_ids: list[int] | None,
 ) -> SendResponse:
     """draft|scheduled → sending, with one pending message per customer, all or nothing.
 
@@ -26,7 +31,11 @@ async def send(
     campaign = await campaigns_repo.lock(session, campaign_id)
     if campaign is None:
         raise CampaignNotFound(campaign_id)
-    _require_sendable(campaign.id, campaign.status)
+    if campaign.status not in SENDABLE:
+        raise CampaignNotSendable(
+            f"Campaign {campaign_id} is {campaign.status}; "
+            "only draft or scheduled campaigns can be sent"
+        )
     recipients = sorted(set(customer_ids)) if customer_ids is not None else None
     if recipients is None and not await campaigns_repo.audience_size(session, campaign_id):
         raise ValidationFailed(
@@ -37,31 +46,34 @@ async def send(
         # The foreign key checks every customer id as the rows go in; only when it
         # fails do we look for which ids are missing, to name them.
         async with session.begin_nested():
-            queued = await pipeline.create_messages(session, campaign_id, recipients, utcnow())
+            queued = await messages_repo.create_pending(session, campaign_id, recipients, utcnow())
     except IntegrityError:
         if recipients is not None:
             await require_existing(session, recipients, "customer_ids")
         raise
-    if not await campaigns_repo.transition(session, campaign_id, SENDABLE, "sending"):
+    if not await campaigns_repo.transition(session, campaign_id, SENDABLE, CampaignStatus.SENDING):
         raise CampaignNotSendable(f"Campaign {campaign_id} changed state during the send")
-    await pipeline.notify_outbox(session)
-    return SendResponse(campaign_id=campaign_id, messages_queued=queued, status="sending")
+    await outbox.notify(session)
+    return SendResponse(
+        campaign_id=campaign_id, messages_queued=queued, status=CampaignStatus.SENDING
+    )
 
 
-def _require_sendable(campaign_id: int, status: str) -> None:
-    if status not in SENDABLE:
-        raise CampaignNotSendable(
-            f"Campaign {campaign_id} is {status}; only draft or scheduled campaigns can be sent"
-        )
+async def next_due(session: AsyncSession, skip: Collection[int] = ()) -> int | None:
+    """The next scheduled campaign to release, locked against other schedulers."""
+    return await campaigns_repo.lock_next_due(session, utcnow(), skip)
 
 
-async def release_scheduled(session: AsyncSession, campaign_id: int) -> int | None:
+async def release_scheduled(
+    session: AsyncSession, outbox: OutboxRepository, campaign_id: int
+) -> int | None:
     """Send a due scheduled campaign to its audience; None if someone else already did."""
     campaign = await campaigns_repo.lock(session, campaign_id)
-    if campaign is None or campaign.status != "scheduled":
+    if campaign is None or campaign.status != CampaignStatus.SCHEDULED:
         return None
-    queued = await pipeline.create_messages(session, campaign_id, None, utcnow())
-    if not await campaigns_repo.transition(session, campaign_id, ("scheduled",), "sending"):
+    queued = await messages_repo.create_pending(session, campaign_id, None, utcnow())
+    scheduled = (CampaignStatus.SCHEDULED,)
+    if not await campaigns_repo.transition(session, campaign_id, scheduled, CampaignStatus.SENDING):
         raise CampaignNotSendable(f"Campaign {campaign_id} changed state during its release")
-    await pipeline.notify_outbox(session)
+    await outbox.notify(session)
     return queued

@@ -25,20 +25,26 @@ class Worker:
         self._inbox: asyncio.Queue[Delivery | None] = asyncio.Queue()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set, then finish what was fetched and return."""
+        """Consume until `stop` is set, then finish what was fetched and return.
+
+        The lanes run in a task group: a lane that dies takes the worker down with it
+        (and the supervisor the process), rather than leave it consuming at reduced width.
+        """
         await self._start_consuming(stop)
-        lanes = [
-            asyncio.create_task(self._lane(), name=f"worker-lane-{i}") for i in range(self.lanes)
-        ]
-        log.info(
-            "worker started", lanes=self.lanes, batch_size=self.batch_size, prefetch=self.prefetch
-        )
-        await stop.wait()
-        with contextlib.suppress(Exception):
-            await self.queue.stop_consuming()
-        for _ in lanes:
-            self._inbox.put_nowait(_STOP)
-        await asyncio.gather(*lanes, return_exceptions=True)
+        async with asyncio.TaskGroup() as lanes:
+            for i in range(self.lanes):
+                lanes.create_task(self._lane(), name=f"worker-lane-{i}")
+            log.info(
+                "worker started",
+                lanes=self.lanes,
+                batch_size=self.batch_size,
+                prefetch=self.prefetch,
+            )
+            await stop.wait()
+            with contextlib.suppress(Exception):
+                await self.queue.stop_consuming()
+            for _ in range(self.lanes):
+                self._inbox.put_nowait(_STOP)
         log.info("worker stopped")
 
     async def _start_consuming(self, stop: asyncio.Event) -> None:
@@ -67,6 +73,12 @@ class Worker:
                 pause = 0.5
                 if not stopping and self._inbox.empty():
                     await self._complete_finished()
+            except asyncio.CancelledError:
+                # Past the shutdown deadline: hand back what was not acknowledged.
+                for delivery in batch:
+                    with contextlib.suppress(Exception):
+                        await delivery.release()
+                raise
             except Exception:
                 # The database (most likely) is failing: hand the batch back and pause
                 # this lane instead of spinning; leases recover anything half-done.

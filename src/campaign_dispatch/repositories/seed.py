@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import Campaign, CampaignAudience, Customer, OutboundMessage
-from campaign_dispatch.templating import render
+from campaign_dispatch.statuses import CampaignStatus, Channel, MessageStatus
+from campaign_dispatch.templating import CUSTOMER_FIELDS, render
 
 CUSTOMERS: list[dict[str, str | None]] = [
     {
@@ -128,15 +129,20 @@ async def seed(
 
     if "Welcome Series" not in known_names:
         session.add(
-            Campaign(name="Welcome Series", channel="sms", status="draft", base_template=WELCOME)
+            Campaign(
+                name="Welcome Series",
+                channel=Channel.SMS,
+                status=CampaignStatus.DRAFT,
+                base_template=WELCOME,
+            )
         )
         created += 1
 
     if "Winter Jacket Launch" not in known_names:
         winter = Campaign(
             name="Winter Jacket Launch",
-            channel="whatsapp",
-            status="scheduled",
+            channel=Channel.WHATSAPP,
+            status=CampaignStatus.SCHEDULED,
             base_template=WINTER,
             scheduled_at=now + scheduled_in,
         )
@@ -150,22 +156,22 @@ async def seed(
 
     if "Summer Sale 2025" not in known_names:
         summer = Campaign(
-            name="Summer Sale 2025", channel="sms", status="sent", base_template=SUMMER
+            name="Summer Sale 2025",
+            channel=Channel.SMS,
+            status=CampaignStatus.SENT,
+            base_template=SUMMER,
         )
         session.add(summer)
         await session.flush()
         messages = []
         for index, customer in enumerate(seeded[:10]):
             failed = index == 9
-            values = {
-                f: getattr(customer, f)
-                for f in ("first_name", "last_name", "phone", "location", "preferred_product")
-            }
+            values = {f: getattr(customer, f) for f in CUSTOMER_FIELDS}
             messages.append(
                 {
                     "campaign_id": summer.id,
                     "customer_id": customer.id,
-                    "status": "failed" if failed else "sent",
+                    "status": MessageStatus.FAILED if failed else MessageStatus.SENT,
                     "rendered_content": render(SUMMER, values),
                     "retry_count": 3 if failed else 0,
                     "last_error": "mock provider: carrier rejected the message" if failed else None,
@@ -185,3 +191,7 @@ async def seed(
         "campaigns_created": created,
         "customers_total": total,
     }
+
+
+async def has_customers(session: AsyncSession) -> bool:
+    return (await session.scalar(select(Customer.id).limit(1))) is not None

@@ -1,9 +1,10 @@
-"""The provider boundary, and the mock that stands in for a real SMS/WhatsApp provider."""
+"""The mock that stands in for a real SMS/WhatsApp provider (the default: no account needed)."""
 
 import asyncio
 import random
 from collections import OrderedDict
-from typing import Protocol
+
+from campaign_dispatch.providers.base import SendError
 
 _MOCK_ERRORS = (
     "mock provider: timeout talking to carrier",
@@ -11,15 +12,6 @@ _MOCK_ERRORS = (
     "mock provider: 503 service unavailable",
     "mock provider: throttled by carrier",
 )
-
-
-class SendError(Exception):
-    """A failed send attempt; worth retrying."""
-
-
-class Sender(Protocol):
-    async def send(self, *, message_id: int, channel: str, phone: str, text: str) -> None:
-        """Deliver `text`; `message_id` is the idempotency key. Raises SendError."""
 
 
 class MockSender:

@@ -1,0 +1,133 @@
+"""The claim stage: a job takes its message `pending` → `sending`, with a lease.
+
+A claim matches the job's attempt (the message's retry_count when the job was published)
+and only a `pending` message, so a redelivered job, a stale duplicate of an earlier
+attempt, or a job for a final message claims nothing and can be acknowledged and ignored.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campaign_dispatch.models import Campaign, Customer
+from campaign_dispatch.models import OutboundMessage as M
+from campaign_dispatch.statuses import Channel, MessageStatus
+from campaign_dispatch.templating import CUSTOMER_FIELDS
+
+CustomerValues = dict[str, object | None]
+
+
+class AttemptKey(Protocol):
+    """What a claim is asked for: a message at one attempt (a queue job has both)."""
+
+    @property
+    def message_id(self) -> int: ...
+
+    @property
+    def attempt(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Claim:
+    message_id: int
+    campaign_id: int
+    customer_id: int
+    attempt: int
+    customer: CustomerValues | None  # None: the customer row is gone
+
+
+@dataclass(frozen=True)
+class CampaignTemplate:
+    template: str
+    channel: Channel
+
+
+class ClaimRepository:
+    """The portable SQL (SQLite: a claim, then the customers' values)."""
+
+    async def claim(
+        self, session: AsyncSession, keys: Sequence[AttemptKey], now: datetime, lease: timedelta
+    ) -> list[Claim]:
+        if not keys:
+            return []
+        pairs = [(key.message_id, key.attempt) for key in keys]
+        result = await session.execute(
+            update(M)
+            .where(tuple_(M.id, M.retry_count).in_(pairs), M.status == MessageStatus.PENDING)
+            .values(status=MessageStatus.SENDING, lease_expires_at=now + lease, updated_at=now)
+            .returning(M.id, M.campaign_id, M.customer_id, M.retry_count)
+        )
+        rows = result.all()
+        if not rows:
+            return []
+        columns = [getattr(Customer, name) for name in CUSTOMER_FIELDS]
+        found = await session.execute(
+            select(Customer.id, *columns).where(Customer.id.in_({row[2] for row in rows}))
+        )
+        customers = {r[0]: dict(zip(CUSTOMER_FIELDS, r[1:], strict=True)) for r in found.all()}
+        return [Claim(mid, cid, cust, n, customers.get(cust)) for mid, cid, cust, n in rows]
+
+    async def templates(
+        self, session: AsyncSession, campaign_ids: Sequence[int]
+    ) -> dict[int, CampaignTemplate]:
+        rows = await session.execute(
+            select(Campaign.id, Campaign.base_template, Campaign.channel).where(
+                Campaign.id.in_(campaign_ids)
+            )
+        )
+        return {cid: CampaignTemplate(t, Channel(channel)) for cid, t, channel in rows.all()}
+
+
+_CUSTOMER_COLUMNS = ", ".join(f"c.{name}" for name in CUSTOMER_FIELDS)
+
+# The same conditional claim in one round trip: keys passed as two arrays (one cached
+# statement whatever the batch size), the customers' values joined in.
+_PG_CLAIM = text(
+    f"""
+    WITH keys AS (
+        SELECT * FROM unnest(CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[])) AS k(id, attempt)
+    ), claimed AS (
+        UPDATE outbound_messages AS m
+        SET status = :sending, lease_expires_at = :lease_until, updated_at = :now
+        FROM keys
+        WHERE m.id = keys.id AND m.retry_count = keys.attempt AND m.status = :pending
+        RETURNING m.id, m.campaign_id, m.customer_id, m.retry_count
+    )
+    SELECT claimed.id, claimed.campaign_id, claimed.customer_id, claimed.retry_count,
+           c.id IS NOT NULL, {_CUSTOMER_COLUMNS}
+    FROM claimed LEFT JOIN customers AS c ON c.id = claimed.customer_id
+    """  # noqa: S608 (the only interpolation is the constant column list)
+)
+
+
+class PostgresClaimRepository(ClaimRepository):
+    async def claim(
+        self, session: AsyncSession, keys: Sequence[AttemptKey], now: datetime, lease: timedelta
+    ) -> list[Claim]:
+        if not keys:
+            return []
+        rows = await session.execute(
+            _PG_CLAIM,
+            {
+                "ids": [key.message_id for key in keys],
+                "attempts": [key.attempt for key in keys],
+                "lease_until": now + lease,
+                "now": now,
+                "pending": MessageStatus.PENDING.value,
+                "sending": MessageStatus.SENDING.value,
+            },
+        )
+        return [
+            Claim(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                dict(zip(CUSTOMER_FIELDS, row[5:], strict=True)) if row[4] else None,
+            )
+            for row in rows.all()
+        ]

@@ -1,0 +1,72 @@
+"""The recovery stage: claims whose worker vanished, and jobs the queue lost.
+
+Each step is one conditional UPDATE on the expected state, so recovery can run in every
+process at once (and beside the workers) without two of them acting on the same row.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campaign_dispatch.models import OutboundMessage as M
+from campaign_dispatch.statuses import MessageStatus
+
+LEASE_EXPIRED = "worker stopped before recording the outcome (lease expired)"
+
+
+@dataclass(frozen=True)
+class ExpiredClaim:
+    message_id: int
+    campaign_id: int
+    status: MessageStatus  # pending (retried) or failed (at the retry limit)
+
+
+class RecoveryRepository:
+    async def expire_leases(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        max_retries: int,
+        expired_before: datetime | None = None,
+    ) -> list[ExpiredClaim]:
+        """Claims whose lease ran out count as a failed attempt: retried, or failed at the limit.
+
+        `expired_before` defaults to `now`; the embedded mode passes a later time at start,
+        since no claim can outlive the process that made it.
+        """
+        exhausted = M.retry_count >= max_retries
+        result = await session.execute(
+            update(M)
+            .where(M.status == MessageStatus.SENDING, M.lease_expires_at < (expired_before or now))
+            .values(
+                status=case((exhausted, MessageStatus.FAILED), else_=MessageStatus.PENDING),
+                retry_count=case((exhausted, M.retry_count), else_=M.retry_count + 1),
+                last_error=LEASE_EXPIRED,
+                enqueued_at=None,
+                available_at=now,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .returning(M.id, M.campaign_id, M.status)
+        )
+        return [ExpiredClaim(mid, cid, MessageStatus(status)) for mid, cid, status in result.all()]
+
+    async def requeue_lost(self, session: AsyncSession, published_before: datetime) -> int:
+        """Pending jobs published long ago and never consumed: publish them again."""
+        result = await session.execute(
+            update(M)
+            .where(M.status == MessageStatus.PENDING, M.enqueued_at < published_before)
+            .values(enqueued_at=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def forget_enqueued(self, session: AsyncSession) -> int:
+        """The in-process queue starts empty: every pending job is unpublished again."""
+        result = await session.execute(
+            update(M)
+            .where(M.status == MessageStatus.PENDING, M.enqueued_at.is_not(None))
+            .values(enqueued_at=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
