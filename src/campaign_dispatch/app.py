@@ -79,16 +79,16 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        responses=errors.error_responses(422, 500, 503),
+        responses=errors.error_responses(500),
     )
     if resources is not None:
         app.state.resources = resources
     errors.install(app)
     keys = settings.api_key_set
     protected = [Depends(require_api_key(keys))] if keys else []
-    unauthorized = errors.error_responses(401) if keys else {}
+    api_errors = errors.error_responses(*((401,) if keys else ()), 422, 503)
     for module in (campaigns, dispatch, customers, templates):
-        app.include_router(module.router, dependencies=protected, responses=unauthorized)
+        app.include_router(module.router, dependencies=protected, responses=api_errors)
     for module in (health, ops):
         app.include_router(module.router)
     docs.install(app, settings.web_dist_dir)

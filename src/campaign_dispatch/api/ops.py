@@ -4,13 +4,14 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from campaign_dispatch.api.deps import ResourcesDep, SessionDep
+from campaign_dispatch.api.errors import error_responses
 from campaign_dispatch.schemas.ops import Stats
 from campaign_dispatch.services import ops
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/stats", response_model=Stats)
+@router.get("/stats", response_model=Stats, responses=error_responses(503))
 async def stats(session: SessionDep) -> Stats:
     """Today's (UTC) campaigns sent, messages sent and failed, and the pending backlog."""
     return await ops.day_stats(session)
