@@ -1,6 +1,6 @@
 """The throughput mechanisms keep the pipeline's guarantees: coalesced acks, the relay's
-batched publishing with concurrent publishing loops, and consuming straight from aiormq
-(which must resume by itself after a reconnect)."""
+batched publishing (on each publish path) with concurrent publishing loops, and
+consuming straight from aiormq (which must resume by itself after a reconnect)."""
 
 import asyncio
 from urllib.parse import urlsplit
@@ -18,6 +18,7 @@ from tests.tcp_proxy import TcpProxy
 
 # The production-path fixtures and helpers of test_rabbitmq.
 queue_name = base.queue_name
+publisher = base.publisher  # every test here runs on both publish paths too
 rabbit_settings = base.rabbit_settings
 api = base.api
 campaign_status = base.campaign_status

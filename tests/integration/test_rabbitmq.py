@@ -38,9 +38,17 @@ async def _queue_names(name):
     return [name, f"{name}.dlq", *(f"{name}.retry.{ms}ms" for ms in (10, 20, 40, 200, 400, 800))]
 
 
+@pytest.fixture(params=["frames", "aio-pika"])
+def publisher(request):
+    """Every RabbitMQ test runs on both publish paths: the custom one and its fallback."""
+    return request.param
+
+
 @pytest.fixture
-async def rabbit_settings(settings, queue_name):
-    yield settings.model_copy(update={"amqp_url": AMQP_URL, "queue_name": queue_name})
+async def rabbit_settings(settings, queue_name, publisher):
+    yield settings.model_copy(
+        update={"amqp_url": AMQP_URL, "queue_name": queue_name, "rabbitmq_publisher": publisher}
+    )
     connection = await aio_pika.connect(AMQP_URL)
     async with connection:
         channel = await connection.channel()
@@ -89,10 +97,11 @@ async def campaign_status(client, campaign_id):
     return body["status"], body["stats"]
 
 
-async def test_send_to_sent_through_rabbitmq(api, rabbit_settings):
+async def test_send_to_sent_through_rabbitmq(api, rabbit_settings, publisher):
     api_runtime, client = api
     worker = await start_worker(rabbit_settings)
     try:
+        assert api_runtime.queue.publisher_path == publisher  # the API runtime's relay
         campaign_id = await create_and_send(client, 50)
 
         async def finished():
@@ -191,6 +200,7 @@ def _worker_process(settings, **env):
         "DATABASE_URL": settings.database_url,
         "AMQP_URL": settings.amqp_url,
         "QUEUE_NAME": settings.queue_name,
+        "RABBITMQ_PUBLISHER": settings.rabbitmq_publisher,
         "MOCK_SENDER_FAILURE_RATE": "0",
         "LOG_LEVEL": "WARNING",
         **env,

@@ -13,7 +13,7 @@ from pamqp.header import ContentHeader
 
 from campaign_dispatch.queue import Job
 from campaign_dispatch.queue.acks import AckCoalescer, AckTracker
-from campaign_dispatch.queue.rabbitmq import _job_properties, _PublishFrames
+from campaign_dispatch.queue.rabbitmq_frames import PublishFrames, job_properties
 
 
 def test_nothing_is_ackable_while_an_earlier_tag_is_in_flight():
@@ -139,14 +139,14 @@ def test_jobs_encode_as_before(job):
 
 
 def test_premarshalled_publish_frames_match_pamqp():
-    frames = _PublishFrames(7, "campaign_sends")
+    frames = PublishFrames(7, "campaign_sends")
     for job in (Job(1, 0), Job(42, 1), Job(10**12, 3), Job(2, 0)):
         body = job.encode()
         expected = b"".join(
             pamqp.frame.marshal(frame, 7)
             for frame in (
                 Basic.Publish(exchange="", routing_key="campaign_sends"),
-                ContentHeader(0, len(body), _job_properties()),
+                ContentHeader(0, len(body), job_properties()),
                 ContentBody(body),
             )
         )
