@@ -1,21 +1,28 @@
-// Thin fetch wrapper: absolute API paths (the dashboard is served by the API
-// itself), JSON in/out, the error envelope turned into ApiError.
+// The API client: openapi-fetch over the generated `paths`, so every path,
+// parameter, body and response is checked against the API's OpenAPI document.
+// Middleware adds what every call needs (JSON, the API key, the 401 prompt,
+// "unreachable" for network failures); `unwrap` turns an error answer into an
+// ApiError so TanStack Query sees a rejected promise.
+import createClient, { type Middleware } from "openapi-fetch";
 import { getApiKey, markAuthRequired } from "./auth";
-
-export interface ErrorDetail {
-  field?: string | null;
-  message: string;
-}
+import type { ErrorCode, ErrorDetail } from "./models";
+import type { paths } from "./schema";
 
 const UNREACHABLE = "API_UNREACHABLE";
 const UNREACHABLE_MESSAGE = "Can't reach the API. Check that the service is running.";
 
+/**
+ * The envelope's code, or one of ours: `API_UNREACHABLE` when the API did not
+ * answer, `HTTP_<status>` when something else did (not the envelope).
+ */
+export type ApiErrorCode = ErrorCode | typeof UNREACHABLE | `HTTP_${number}`;
+
 export class ApiError extends Error {
   readonly status: number;
-  readonly code: string;
+  readonly code: ApiErrorCode;
   readonly details: ErrorDetail[];
 
-  constructor(status: number, code: string, message: string, details: ErrorDetail[] = []) {
+  constructor(status: number, code: ApiErrorCode, message: string, details: ErrorDetail[] = []) {
     super(message);
     this.name = "ApiError";
     this.status = status;
@@ -29,96 +36,83 @@ export class ApiError extends Error {
   }
 }
 
-export type QueryValue = string | number | boolean | null | undefined;
-
-export interface RequestOptions {
-  query?: object;
-  body?: unknown;
-  headers?: Record<string, string>;
-  signal?: AbortSignal;
-}
-
-export function buildUrl(path: string, query?: object): string {
-  if (!query) return path;
+/** Query strings leave out unset and empty values (an empty filter means "all"). */
+export function serializeQuery(query: Record<string, unknown>): string {
   const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(query) as [string, QueryValue][]) {
+  for (const [key, value] of Object.entries(query)) {
     if (value === undefined || value === null || value === "") continue;
     params.set(key, String(value));
   }
-  const qs = params.toString();
-  return qs ? `${path}?${qs}` : path;
+  return params.toString();
 }
 
-export async function request<T>(
-  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE",
-  path: string,
-  options: RequestOptions = {},
-): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
-  const apiKey = getApiKey();
-  if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    headers["Content-Type"] = "application/json";
-    body = JSON.stringify(options.body);
-  }
+const session: Middleware = {
+  onRequest({ request }) {
+    request.headers.set("Accept", "application/json");
+    const apiKey = getApiKey();
+    if (apiKey) request.headers.set("Authorization", `Bearer ${apiKey}`);
+    return request;
+  },
+  onResponse({ response }) {
+    if (response.status === 401) markAuthRequired();
+    return undefined;
+  },
+  onError({ error }) {
+    // An aborted request (a query that is no longer needed) stays an AbortError.
+    if (error instanceof DOMException && error.name === "AbortError") return undefined;
+    return new ApiError(0, UNREACHABLE, UNREACHABLE_MESSAGE);
+  },
+};
 
-  let response: Response;
-  try {
-    response = await fetch(buildUrl(path, options.query), {
-      method,
-      headers,
-      body,
-      signal: options.signal,
-    });
-  } catch (err) {
-    if (err instanceof DOMException && err.name === "AbortError") throw err;
-    throw new ApiError(0, UNREACHABLE, UNREACHABLE_MESSAGE);
-  }
+/**
+ * Absolute API paths on the page's own origin: the API serves the dashboard,
+ * and the dev server proxies the API's paths. (`location.origin` rather than
+ * "" because a Request needs an absolute URL outside a browser, as in tests.)
+ */
+export const api = createClient<paths>({
+  baseUrl: globalThis.location?.origin ?? "",
+  querySerializer: serializeQuery,
+  // Looked up per call, so whatever `fetch` is current (a test's mock) is used.
+  fetch: (request) => globalThis.fetch(request),
+});
+api.use(session);
 
-  if (response.status === 401) markAuthRequired();
-  if (!response.ok) throw await toApiError(response);
-  if (response.status === 204) return undefined as T;
-  const text = await response.text();
-  return (text ? JSON.parse(text) : undefined) as T;
+interface Answer<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
 }
 
-async function toApiError(response: Response): Promise<ApiError> {
-  let payload: unknown = null;
-  try {
-    payload = await response.json();
-  } catch {
-    // Not JSON (e.g. a proxy error page).
-  }
+/** The body of a successful answer; any other answer becomes an ApiError. */
+export async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw toApiError(response, error);
+  return data as T;
+}
+
+/**
+ * `body` is what openapi-fetch read: parsed JSON, or the raw text if it was not
+ * JSON. Every error of the API is the envelope (`ErrorEnvelope` in the schema).
+ */
+function toApiError(response: Response, body: unknown): ApiError {
   const fallbackMessage =
     response.status >= 500
       ? `The API failed (${response.status}). Try again in a moment.`
       : `Request failed (${response.status}).`;
 
-  if (isRecord(payload) && isRecord(payload.error)) {
-    const { code, message, details } = payload.error;
+  if (isRecord(body) && isRecord(body.error)) {
+    const { code, message, details } = body.error;
     return new ApiError(
       response.status,
-      typeof code === "string" ? code : `HTTP_${response.status}`,
+      // The document lists the codes; a newer API may send one it doesn't, which still shows.
+      typeof code === "string" ? (code as ErrorCode) : `HTTP_${response.status}`,
       typeof message === "string" ? message : fallbackMessage,
       Array.isArray(details) ? details.filter(isRecord).map(toDetail) : [],
     );
   }
-  // FastAPI's default shape, in case an error escapes the envelope.
-  if (isRecord(payload) && "detail" in payload) {
-    const detail = payload.detail;
-    if (typeof detail === "string") {
-      return new ApiError(response.status, `HTTP_${response.status}`, detail);
-    }
-    if (Array.isArray(detail)) {
-      const details = detail.filter(isRecord).map((d) => ({
-        field: Array.isArray(d.loc) ? String(d.loc[d.loc.length - 1]) : null,
-        message: typeof d.msg === "string" ? d.msg : "Invalid value",
-      }));
-      return new ApiError(response.status, "VALIDATION_ERROR", "Some fields are invalid.", details);
-    }
-  }
-  if (payload === null && [502, 503, 504].includes(response.status)) {
+  const isJson = isRecord(body) || Array.isArray(body);
+  if (!isJson && [502, 503, 504].includes(response.status)) {
+    // A proxy's page with no API behind it.
     return new ApiError(response.status, UNREACHABLE, UNREACHABLE_MESSAGE);
   }
   return new ApiError(response.status, `HTTP_${response.status}`, fallbackMessage);

@@ -1,6 +1,7 @@
-// TanStack Query hooks: one per screen need, keys kept in one place.
+// TanStack Query hooks: one per screen need, keys kept in one place. Every call
+// goes through the typed client, so paths and parameters are checked by tsc.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api } from "./endpoints";
+import { api, unwrap } from "./client";
 import type {
   CampaignCreate,
   CampaignDetail,
@@ -8,7 +9,7 @@ import type {
   CustomerListParams,
   MessageListParams,
   SendRequest,
-} from "./types";
+} from "./models";
 
 export const queryKeys = {
   campaigns: ["campaigns"] as const,
@@ -31,7 +32,7 @@ export function campaignPollInterval(status: CampaignDetail["status"] | undefine
 export function useCampaigns(params: CampaignListParams) {
   return useQuery({
     queryKey: queryKeys.campaignList(params),
-    queryFn: ({ signal }) => api.listCampaigns(params, { signal }),
+    queryFn: ({ signal }) => unwrap(api.GET("/campaigns", { params: { query: params }, signal })),
     placeholderData: keepPreviousData,
     // Keep badges honest while something on the page is sending.
     refetchInterval: (query) =>
@@ -42,7 +43,8 @@ export function useCampaigns(params: CampaignListParams) {
 export function useCampaign(id: number) {
   return useQuery({
     queryKey: queryKeys.campaign(id),
-    queryFn: ({ signal }) => api.getCampaign(id, { signal }),
+    queryFn: ({ signal }) =>
+      unwrap(api.GET("/campaigns/{campaign_id}", { params: { path: { campaign_id: id } }, signal })),
     refetchInterval: (query) => campaignPollInterval(query.state.data?.status),
   });
 }
@@ -50,7 +52,13 @@ export function useCampaign(id: number) {
 export function useMessages(campaignId: number, params: MessageListParams, live: boolean) {
   return useQuery({
     queryKey: queryKeys.messages(campaignId, params),
-    queryFn: ({ signal }) => api.listMessages(campaignId, params, { signal }),
+    queryFn: ({ signal }) =>
+      unwrap(
+        api.GET("/campaigns/{campaign_id}/messages", {
+          params: { path: { campaign_id: campaignId }, query: params },
+          signal,
+        }),
+      ),
     placeholderData: keepPreviousData,
     refetchInterval: live ? 2000 : false,
   });
@@ -59,7 +67,7 @@ export function useMessages(campaignId: number, params: MessageListParams, live:
 export function useCustomers(params: CustomerListParams) {
   return useQuery({
     queryKey: queryKeys.customers(params),
-    queryFn: ({ signal }) => api.listCustomers(params, { signal }),
+    queryFn: ({ signal }) => unwrap(api.GET("/customers", { params: { query: params }, signal })),
     placeholderData: keepPreviousData,
   });
 }
@@ -67,7 +75,8 @@ export function useCustomers(params: CustomerListParams) {
 export function useTemplatePreview(template: string, customerId: number | null) {
   return useQuery({
     queryKey: queryKeys.templatePreview(template, customerId ?? 0),
-    queryFn: ({ signal }) => api.previewTemplate({ template, customer_id: customerId ?? 0 }, { signal }),
+    queryFn: ({ signal }) =>
+      unwrap(api.POST("/templates/preview", { body: { template, customer_id: customerId ?? 0 }, signal })),
     enabled: customerId !== null && template.trim() !== "",
     placeholderData: keepPreviousData,
     retry: false,
@@ -78,7 +87,7 @@ export function useTemplatePreview(template: string, customerId: number | null) 
 export function useReadiness() {
   return useQuery({
     queryKey: queryKeys.ready,
-    queryFn: ({ signal }) => api.ready({ signal }),
+    queryFn: ({ signal }) => unwrap(api.GET("/ready", { signal })),
     refetchInterval: 15_000,
     retry: false,
   });
@@ -87,7 +96,7 @@ export function useReadiness() {
 export function useCreateCampaign() {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (body: CampaignCreate) => api.createCampaign(body),
+    mutationFn: (body: CampaignCreate) => unwrap(api.POST("/campaigns", { body })),
     onSuccess: (campaign) => {
       queryClient.setQueryData(queryKeys.campaign(campaign.id), campaign);
       void queryClient.invalidateQueries({ queryKey: ["campaigns", "list"] });
@@ -99,7 +108,12 @@ export function useSendCampaign(campaignId: number) {
   const queryClient = useQueryClient();
   return useMutation({
     mutationFn: ({ body, idempotencyKey }: { body: SendRequest; idempotencyKey: string }) =>
-      api.sendCampaign(campaignId, body, idempotencyKey),
+      unwrap(
+        api.POST("/campaigns/{campaign_id}/send", {
+          params: { path: { campaign_id: campaignId }, header: { "Idempotency-Key": idempotencyKey } },
+          body,
+        }),
+      ),
     onSuccess: () => {
       // Flip to "sending" right away so polling starts before the refetch lands.
       queryClient.setQueryData<CampaignDetail>(queryKeys.campaign(campaignId), (old) =>

@@ -1,4 +1,4 @@
-import type { Channel } from "../api/types";
+import type { Channel } from "../api/models";
 import { CHANNEL_LABELS } from "../lib/format";
 
 export function ChannelTag({ channel }: { channel: Channel }) {

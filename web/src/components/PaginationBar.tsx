@@ -1,4 +1,4 @@
-import type { PageRequest, Pagination } from "../api/types";
+import type { PageRequest, Pagination } from "../api/models";
 import { formatNumber } from "../lib/format";
 import { nextPage, prevPage } from "../lib/paging";
 

@@ -1,4 +1,4 @@
-import type { CampaignStatus, MessageStatus } from "../api/types";
+import type { CampaignStatus, MessageStatus } from "../api/models";
 import { STATUS_LABELS } from "../lib/format";
 
 export function StatusBadge({ status }: { status: CampaignStatus | MessageStatus }) {

@@ -1,6 +1,6 @@
 import { ApiError } from "../api/client";
 import { useReadiness } from "../api/queries";
-import type { Readiness } from "../api/types";
+import type { Readiness } from "../api/models";
 
 type State = "ok" | "degraded" | "down" | "unknown";
 

@@ -1,4 +1,4 @@
-import type { CampaignStatus, Channel, MessageStatus } from "../api/types";
+import type { CampaignStatus, Channel, MessageStatus } from "../api/models";
 
 const dateTime = new Intl.DateTimeFormat(undefined, {
   dateStyle: "medium",

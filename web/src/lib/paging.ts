@@ -1,4 +1,4 @@
-import type { PageRequest, Pagination } from "../api/types";
+import type { PageRequest, Pagination } from "../api/models";
 
 /** Next page: follow the server's cursor (carries page + snapshot). */
 export function nextPage(p: Pagination): PageRequest | null {
@@ -8,7 +8,5 @@ export function nextPage(p: Pagination): PageRequest | null {
 /** Previous page: page number pinned to the same snapshot, so rows don't shift. */
 export function prevPage(p: Pagination): PageRequest | null {
   if (p.page <= 1) return null;
-  return p.snapshot_id === null
-    ? { page: p.page - 1 }
-    : { page: p.page - 1, snapshot_id: p.snapshot_id };
+  return { page: p.page - 1, snapshot_id: p.snapshot_id };
 }

@@ -1,9 +1,10 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
+import { HttpResponse, http } from "msw";
 import { describe, expect, it } from "vitest";
+import type { CampaignDetail, SendRequest } from "../api/models";
 import { campaignPollInterval } from "../api/queries";
-import type { CampaignDetail } from "../api/types";
-import { apiError, json, mockFetch } from "../test/fetchMock";
+import { apiError, mockApi } from "../test/api";
 import { campaignDetail, customer, page } from "../test/factories";
 import { renderRoute } from "../test/render";
 import { CampaignDetailPage } from "./CampaignDetailPage";
@@ -26,17 +27,17 @@ const message = {
 describe("CampaignDetailPage", () => {
   it("polls every second while sending and updates the stats", async () => {
     let calls = 0;
-    mockFetch({
-      "GET /campaigns/1": () => {
+    mockApi(
+      http.get("/campaigns/1", () => {
         calls += 1;
         const stats =
           calls === 1
             ? { total: 10, pending: 6, sending: 2, sent: 2, failed: 0 }
             : { total: 10, pending: 0, sending: 0, sent: 9, failed: 1 };
-        return json(campaignDetail({ status: calls === 1 ? "sending" : "sent", stats }));
-      },
-      "GET /campaigns/1/messages": () => json(page([message])),
-    });
+        return HttpResponse.json(campaignDetail({ status: calls === 1 ? "sending" : "sent", stats }));
+      }),
+      http.get("/campaigns/1/messages", () => HttpResponse.json(page([message]))),
+    );
     renderDetail();
 
     const bar = await screen.findByRole("progressbar", { name: "Messages processed" });
@@ -51,10 +52,10 @@ describe("CampaignDetailPage", () => {
   });
 
   it("lists messages with status, content, retries and last error, filtered by status", async () => {
-    const api = mockFetch({
-      "GET /campaigns/1": () => json(campaignDetail({ status: "sent" })),
-      "GET /campaigns/1/messages": () => json(page([message])),
-    });
+    const api = mockApi(
+      http.get("/campaigns/1", () => HttpResponse.json(campaignDetail({ status: "sent" }))),
+      http.get("/campaigns/1/messages", () => HttpResponse.json(page([message]))),
+    );
     const user = userEvent.setup();
     renderDetail();
 
@@ -72,35 +73,38 @@ describe("CampaignDetailPage", () => {
   });
 
   it("shows not found for a missing campaign", async () => {
-    mockFetch({
-      "GET /campaigns/9": () => apiError(404, "CAMPAIGN_NOT_FOUND", "Campaign 9 not found"),
-      "GET /campaigns/9/messages": () => apiError(404, "CAMPAIGN_NOT_FOUND", "Campaign 9 not found"),
-    });
+    mockApi(
+      http.get("/campaigns/9", () => apiError(404, "CAMPAIGN_NOT_FOUND", "Campaign 9 not found")),
+      http.get("/campaigns/9/messages", () => apiError(404, "CAMPAIGN_NOT_FOUND", "Campaign 9 not found")),
+    );
     renderDetail(9);
     expect(await screen.findByText("Campaign not found")).toBeInTheDocument();
   });
 });
 
 describe("Send dialog", () => {
+  const customersHandler = http.get("/customers", ({ request }) =>
+    HttpResponse.json(
+      page(
+        new URL(request.url).searchParams.get("q") === "grace"
+          ? [customer({ id: 8, first_name: "Grace" })]
+          : [customer({ id: 7, first_name: "Ada" }), customer({ id: 8, first_name: "Grace" })],
+      ),
+    ),
+  );
+
   function sendApi(detail: Partial<CampaignDetail> = {}) {
     let status: CampaignDetail["status"] = "draft";
-    return mockFetch({
-      "GET /campaigns/1": () => json(campaignDetail({ status, ...detail })),
-      "GET /campaigns/1/messages": () => json(page([])),
-      "GET /customers": ({ query }) =>
-        json(
-          page(
-            query.get("q") === "grace"
-              ? [customer({ id: 8, first_name: "Grace" })]
-              : [customer({ id: 7, first_name: "Ada" }), customer({ id: 8, first_name: "Grace" })],
-          ),
-        ),
-      "POST /campaigns/1/send": ({ body }) => {
+    return mockApi(
+      http.get("/campaigns/1", () => HttpResponse.json(campaignDetail({ status, ...detail }))),
+      http.get("/campaigns/1/messages", () => HttpResponse.json(page([]))),
+      customersHandler,
+      http.post("/campaigns/1/send", async ({ request }) => {
         status = "sending";
-        const ids = (body as { customer_ids?: number[] }).customer_ids;
-        return json({ campaign_id: 1, messages_queued: ids?.length ?? 5, status: "sending" }, 202);
-      },
-    });
+        const ids = ((await request.json()) as SendRequest).customer_ids;
+        return HttpResponse.json({ campaign_id: 1, messages_queued: ids?.length ?? 5, status: "sending" }, { status: 202 });
+      }),
+    );
   }
 
   it("selects customers, sends once with an Idempotency-Key and shows messages_queued", async () => {
@@ -129,23 +133,16 @@ describe("Send dialog", () => {
 
   it("searches customers; keeps the Idempotency-Key for retries, new key per opening", async () => {
     let sendCalls = 0;
-    const api = mockFetch({
-      "GET /campaigns/1": () => json(campaignDetail()),
-      "GET /campaigns/1/messages": () => json(page([])),
-      "GET /customers": ({ query }) =>
-        json(
-          page(
-            query.get("q") === "grace"
-              ? [customer({ id: 8, first_name: "Grace" })]
-              : [customer({ id: 7, first_name: "Ada" }), customer({ id: 8, first_name: "Grace" })],
-          ),
-        ),
-      "POST /campaigns/1/send": () => {
+    const api = mockApi(
+      http.get("/campaigns/1", () => HttpResponse.json(campaignDetail())),
+      http.get("/campaigns/1/messages", () => HttpResponse.json(page([]))),
+      customersHandler,
+      http.post("/campaigns/1/send", () => {
         sendCalls += 1;
-        if (sendCalls < 3) return Promise.reject(new TypeError("Failed to fetch"));
-        return json({ campaign_id: 1, messages_queued: 1, status: "sending" }, 202);
-      },
-    });
+        if (sendCalls < 3) return HttpResponse.error(); // a network failure: the outcome is unknown
+        return HttpResponse.json({ campaign_id: 1, messages_queued: 1, status: "sending" }, { status: 202 });
+      }),
+    );
     const user = userEvent.setup();
     renderDetail();
 
@@ -189,12 +186,12 @@ describe("Send dialog", () => {
   });
 
   it("explains a 409 CAMPAIGN_NOT_SENDABLE", async () => {
-    mockFetch({
-      "GET /campaigns/1": () => json(campaignDetail({ audience_size: 2 })),
-      "GET /campaigns/1/messages": () => json(page([])),
-      "GET /customers": () => json(page([customer()])),
-      "POST /campaigns/1/send": () => apiError(409, "CAMPAIGN_NOT_SENDABLE", "Campaign is already sending"),
-    });
+    mockApi(
+      http.get("/campaigns/1", () => HttpResponse.json(campaignDetail({ audience_size: 2 }))),
+      http.get("/campaigns/1/messages", () => HttpResponse.json(page([]))),
+      http.get("/customers", () => HttpResponse.json(page([customer()]))),
+      http.post("/campaigns/1/send", () => apiError(409, "CAMPAIGN_NOT_SENDABLE", "Campaign is already sending")),
+    );
     const user = userEvent.setup();
     renderDetail();
     await user.click(await screen.findByRole("button", { name: "Send…" }));

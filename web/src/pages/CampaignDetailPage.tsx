@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { ApiError } from "../api/client";
 import { useCampaign } from "../api/queries";
-import type { CampaignDetail } from "../api/types";
+import type { CampaignDetail } from "../api/models";
 import { ChannelTag } from "../components/ChannelTag";
 import { StatusBadge } from "../components/StatusBadge";
 import { EmptyState, ErrorState, SkeletonRows } from "../components/states";

@@ -1,7 +1,8 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
+import { HttpResponse, http } from "msw";
 import { describe, expect, it } from "vitest";
-import { apiError, json, mockFetch } from "../test/fetchMock";
+import { apiError, mockApi } from "../test/api";
 import { campaignSummary, page } from "../test/factories";
 import { renderRoute } from "../test/render";
 import { CampaignListPage } from "./CampaignListPage";
@@ -10,9 +11,9 @@ const renderList = (route = "/") => renderRoute(<CampaignListPage />, { route, p
 
 describe("CampaignListPage", () => {
   it("renders campaigns with status badges and the total count", async () => {
-    mockFetch({
-      "GET /campaigns": () =>
-        json(
+    mockApi(
+      http.get("/campaigns", () =>
+        HttpResponse.json(
           page(
             [
               campaignSummary({ id: 1, name: "Spring sale", status: "sent", channel: "sms" }),
@@ -21,7 +22,8 @@ describe("CampaignListPage", () => {
             { total_count: 57, total_pages: 3, next_cursor: "c2" },
           ),
         ),
-    });
+      ),
+    );
     renderList();
 
     const rows = await screen.findAllByRole("row");
@@ -38,7 +40,7 @@ describe("CampaignListPage", () => {
   });
 
   it("shows an empty state with a link to create one", async () => {
-    mockFetch({ "GET /campaigns": () => json(page([], { total_count: 0, total_pages: 0 })) });
+    mockApi(http.get("/campaigns", () => HttpResponse.json(page([], { total_count: 0, total_pages: 0 }))));
     renderList();
 
     expect(await screen.findByText("No campaigns yet")).toBeInTheDocument();
@@ -47,7 +49,7 @@ describe("CampaignListPage", () => {
   });
 
   it("sends filter changes as query params and keeps them in the URL", async () => {
-    const api = mockFetch({ "GET /campaigns": () => json(page([campaignSummary()])) });
+    const api = mockApi(http.get("/campaigns", () => HttpResponse.json(page([campaignSummary()]))));
     const user = userEvent.setup();
     renderList();
     await screen.findByRole("link", { name: "Spring sale" });
@@ -65,7 +67,7 @@ describe("CampaignListPage", () => {
   });
 
   it("reads filters from the URL on load", async () => {
-    const api = mockFetch({ "GET /campaigns": () => json(page([campaignSummary()])) });
+    const api = mockApi(http.get("/campaigns", () => HttpResponse.json(page([campaignSummary()]))));
     renderList("/?status=scheduled&channel=sms");
     await screen.findByRole("link", { name: "Spring sale" });
 
@@ -76,10 +78,10 @@ describe("CampaignListPage", () => {
   });
 
   it("pages forward with next_cursor and back with page + snapshot_id", async () => {
-    const api = mockFetch({
-      "GET /campaigns": ({ query }) =>
-        query.get("cursor") === "cursor-page-2"
-          ? json(
+    const api = mockApi(
+      http.get("/campaigns", ({ request }) =>
+        new URL(request.url).searchParams.get("cursor") === "cursor-page-2"
+          ? HttpResponse.json(
               page([campaignSummary({ id: 21, name: "Page two campaign" })], {
                 page: 2,
                 total_count: 25,
@@ -88,7 +90,7 @@ describe("CampaignListPage", () => {
                 next_cursor: null,
               }),
             )
-          : json(
+          : HttpResponse.json(
               page([campaignSummary({ id: 1, name: "Page one campaign" })], {
                 page: 1,
                 total_count: 25,
@@ -97,7 +99,8 @@ describe("CampaignListPage", () => {
                 next_cursor: "cursor-page-2",
               }),
             ),
-    });
+      ),
+    );
     const user = userEvent.setup();
     renderList("/?channel=sms");
     await screen.findByRole("link", { name: "Page one campaign" });
@@ -121,13 +124,13 @@ describe("CampaignListPage", () => {
 
   it("shows an error with retry when the API is down", async () => {
     let calls = 0;
-    mockFetch({
-      "GET /campaigns": () => {
+    mockApi(
+      http.get("/campaigns", () => {
         calls += 1;
-        if (calls === 1) return Promise.reject(new TypeError("Failed to fetch"));
-        return json(page([campaignSummary({ name: "Back online" })]));
-      },
-    });
+        if (calls === 1) return HttpResponse.error(); // what fetch sees when the API is down
+        return HttpResponse.json(page([campaignSummary({ name: "Back online" })]));
+      }),
+    );
     const user = userEvent.setup();
     renderList();
 
@@ -137,7 +140,7 @@ describe("CampaignListPage", () => {
   });
 
   it("shows the API's error message for server errors", async () => {
-    mockFetch({ "GET /campaigns": () => apiError(429, "RATE_LIMITED", "Slow down, please.") });
+    mockApi(http.get("/campaigns", () => apiError(429, "RATE_LIMITED", "Slow down, please.")));
     renderList();
     expect(await screen.findByRole("alert")).toHaveTextContent("Slow down, please.");
   });

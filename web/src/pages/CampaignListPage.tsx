@@ -1,7 +1,7 @@
 import { Link, useSearchParams } from "react-router";
 import { useCampaigns } from "../api/queries";
-import type { CampaignListParams, PageRequest } from "../api/types";
-import { CAMPAIGN_STATUSES, CHANNELS } from "../api/types";
+import type { CampaignListParams, PageRequest } from "../api/models";
+import { CAMPAIGN_STATUSES, CHANNELS } from "../api/models";
 import { PaginationBar } from "../components/PaginationBar";
 import { EmptyState, ErrorState, SkeletonRows } from "../components/states";
 import { CampaignFilters, type CampaignFilterValues } from "../features/campaigns/CampaignFilters";
@@ -50,7 +50,7 @@ function toSearch(filters: CampaignFilterValues, paging: PageRequest = {}): URLS
 export function CampaignListPage() {
   const [searchParams, setSearchParams] = useSearchParams();
   const params = paramsFromUrl(searchParams);
-  const filters: CampaignFilterValues = { channel: params.channel, status: params.status };
+  const filters: CampaignFilterValues = { channel: params.channel ?? undefined, status: params.status ?? undefined };
   const { data, error, isPending, isError, isFetching, isPlaceholderData, refetch } = useCampaigns(params);
   const filtered = Boolean(filters.channel || filters.status);
 

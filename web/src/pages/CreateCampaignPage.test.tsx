@@ -1,8 +1,9 @@
 import { fireEvent, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
+import { HttpResponse, http } from "msw";
 import { describe, expect, it } from "vitest";
-import type { TemplatePreviewRequest } from "../api/types";
-import { apiError, json, mockFetch } from "../test/fetchMock";
+import type { TemplatePreviewRequest } from "../api/models";
+import { apiError, mockApi } from "../test/api";
 import { campaignDetail, customer, page, preview } from "../test/factories";
 import { renderRoute } from "../test/render";
 import { CreateCampaignPage } from "./CreateCampaignPage";
@@ -12,11 +13,13 @@ const renderCreate = () =>
 
 const customers = [customer({ id: 7, first_name: "Ada" }), customer({ id: 8, first_name: "Grace", phone: "+15550008" })];
 
-function previewHandler({ body }: { body: unknown }) {
-  const { template, customer_id } = body as TemplatePreviewRequest;
+const customersHandler = http.get("/customers", () => HttpResponse.json(page(customers)));
+
+const previewHandler = http.post("/templates/preview", async ({ request }) => {
+  const { template, customer_id } = (await request.json()) as TemplatePreviewRequest;
   const name = customer_id === 8 ? "Grace" : "Ada";
   const rendered = template.replaceAll("{first_name}", name);
-  return json(
+  return HttpResponse.json(
     preview({
       rendered_message: rendered,
       used_template: template,
@@ -24,14 +27,11 @@ function previewHandler({ body }: { body: unknown }) {
       segments: rendered.length > 160 ? 2 : 1,
     }),
   );
-}
+});
 
 describe("CreateCampaignPage live preview", () => {
   it("debounces typing into a single preview call and shows the segments", async () => {
-    const api = mockFetch({
-      "GET /customers": () => json(page(customers)),
-      "POST /templates/preview": previewHandler,
-    });
+    const api = mockApi(customersHandler, previewHandler);
     renderCreate();
     await waitFor(() => expect(screen.getByLabelText("Preview as")).toHaveValue("7"));
 
@@ -55,10 +55,7 @@ describe("CreateCampaignPage live preview", () => {
   });
 
   it("re-renders for another customer and shows multi-segment messages", async () => {
-    const api = mockFetch({
-      "GET /customers": () => json(page(customers)),
-      "POST /templates/preview": previewHandler,
-    });
+    const api = mockApi(customersHandler, previewHandler);
     const user = userEvent.setup();
     renderCreate();
     await waitFor(() => expect(screen.getByLabelText("Preview as")).toHaveValue("7"));
@@ -74,13 +71,14 @@ describe("CreateCampaignPage live preview", () => {
   });
 
   it("shows template errors from the preview endpoint", async () => {
-    mockFetch({
-      "GET /customers": () => json(page(customers)),
-      "POST /templates/preview": () =>
+    mockApi(
+      customersHandler,
+      http.post("/templates/preview", () =>
         apiError(422, "INVALID_TEMPLATE", "Template is invalid", [
           { field: "template", message: "Unclosed placeholder at position 3" },
         ]),
-    });
+      ),
+    );
     renderCreate();
     await waitFor(() => expect(screen.getByLabelText("Preview as")).toHaveValue("7"));
     fireEvent.change(screen.getByLabelText("Message template"), { target: { value: "Hi {first_name" } });
@@ -90,10 +88,7 @@ describe("CreateCampaignPage live preview", () => {
   });
 
   it("inserts a placeholder hint at the caret", async () => {
-    mockFetch({
-      "GET /customers": () => json(page(customers)),
-      "POST /templates/preview": previewHandler,
-    });
+    mockApi(customersHandler, previewHandler);
     const user = userEvent.setup();
     renderCreate();
     const textarea = screen.getByLabelText<HTMLTextAreaElement>("Message template");
@@ -111,14 +106,15 @@ describe("CreateCampaignPage submit", () => {
   }
 
   it("shows 422 details next to the matching field", async () => {
-    const api = mockFetch({
-      "GET /customers": () => json(page(customers)),
-      "POST /templates/preview": previewHandler,
-      "POST /campaigns": () =>
+    const api = mockApi(
+      customersHandler,
+      previewHandler,
+      http.post("/campaigns", () =>
         apiError(422, "INVALID_TEMPLATE", "Template is invalid", [
           { field: "base_template", message: "Unknown placeholder {nope}" },
         ]),
-    });
+      ),
+    );
     const user = userEvent.setup();
     renderCreate();
     await fillForm(user);
@@ -143,12 +139,13 @@ describe("CreateCampaignPage submit", () => {
   });
 
   it("maps dotted field locations such as body.name", async () => {
-    mockFetch({
-      "GET /customers": () => json(page(customers)),
-      "POST /templates/preview": previewHandler,
-      "POST /campaigns": () =>
+    mockApi(
+      customersHandler,
+      previewHandler,
+      http.post("/campaigns", () =>
         apiError(422, "VALIDATION_ERROR", "Invalid request", [{ field: "body.name", message: "Name already used" }]),
-    });
+      ),
+    );
     const user = userEvent.setup();
     renderCreate();
     await fillForm(user);
@@ -158,7 +155,7 @@ describe("CreateCampaignPage submit", () => {
   });
 
   it("validates required fields before calling the API", async () => {
-    const api = mockFetch({ "GET /customers": () => json(page(customers)) });
+    const api = mockApi(customersHandler);
     const user = userEvent.setup();
     renderCreate();
     await user.click(screen.getByRole("button", { name: "Create campaign" }));
@@ -170,11 +167,11 @@ describe("CreateCampaignPage submit", () => {
   });
 
   it("creates the campaign with schedule in UTC and navigates to it", async () => {
-    const api = mockFetch({
-      "GET /customers": () => json(page(customers)),
-      "POST /templates/preview": previewHandler,
-      "POST /campaigns": () => json(campaignDetail({ id: 42 }), 201),
-    });
+    const api = mockApi(
+      customersHandler,
+      previewHandler,
+      http.post("/campaigns", () => HttpResponse.json(campaignDetail({ id: 42 }), { status: 201 })),
+    );
     const user = userEvent.setup();
     renderCreate();
     await fillForm(user);

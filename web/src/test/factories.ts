@@ -1,4 +1,4 @@
-import type { CampaignDetail, CampaignSummary, Customer, Page, Pagination, Preview } from "../api/types";
+import type { CampaignDetail, CampaignSummary, Customer, Page, Pagination, Preview } from "../api/models";
 
 export function campaignSummary(overrides: Partial<CampaignSummary> = {}): CampaignSummary {
   return {

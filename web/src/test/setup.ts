@@ -1,14 +1,22 @@
 import "@testing-library/jest-dom/vitest";
 import { cleanup } from "@testing-library/react";
-import { afterEach, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, vi } from "vitest";
 import { resetAuthState } from "../api/auth";
+import { server, unhandled } from "./api";
+
+beforeAll(() => server.listen({ onUnhandledRequest: "error" }));
 
 afterEach(() => {
   cleanup();
+  server.resetHandlers();
   vi.unstubAllGlobals();
   window.localStorage.clear();
   resetAuthState();
+  const missed = unhandled.splice(0);
+  expect(missed, "requests that no test handler answered").toEqual([]);
 });
+
+afterAll(() => server.close());
 
 // jsdom logs "not implemented" for scrolling; the app only scrolls as a nicety.
 window.scrollTo = () => {};

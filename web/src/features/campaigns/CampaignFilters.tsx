@@ -1,5 +1,5 @@
-import type { CampaignStatus, Channel } from "../../api/types";
-import { CAMPAIGN_STATUSES, CHANNELS } from "../../api/types";
+import type { CampaignStatus, Channel } from "../../api/models";
+import { CAMPAIGN_STATUSES, CHANNELS } from "../../api/models";
 import { CHANNEL_LABELS, STATUS_LABELS } from "../../lib/format";
 
 export interface CampaignFilterValues {

@@ -1,4 +1,4 @@
-import type { CampaignStats } from "../../api/types";
+import type { CampaignStats } from "../../api/models";
 import { formatNumber } from "../../lib/format";
 
 const SEGMENTS = [

@@ -1,5 +1,5 @@
 import { Link } from "react-router";
-import type { CampaignSummary } from "../../api/types";
+import type { CampaignSummary } from "../../api/models";
 import { ChannelTag } from "../../components/ChannelTag";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatDateTime } from "../../lib/format";

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { useMessages } from "../../api/queries";
-import type { Message, MessageStatus, PageRequest } from "../../api/types";
-import { MESSAGE_STATUSES } from "../../api/types";
+import type { Message, MessageStatus, PageRequest } from "../../api/models";
+import { MESSAGE_STATUSES } from "../../api/models";
 import { PaginationBar } from "../../components/PaginationBar";
 import { StatusBadge } from "../../components/StatusBadge";
 import { EmptyState, ErrorState, SkeletonRows } from "../../components/states";

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { ApiError } from "../../api/client";
 import { useCustomers, useTemplatePreview } from "../../api/queries";
-import type { Channel, Customer, Preview } from "../../api/types";
+import type { Channel, Customer, Preview } from "../../api/models";
 import { ErrorState } from "../../components/states";
 import { formatNumber } from "../../lib/format";
 import { preventSubmitOnEnter } from "../../lib/preventSubmitOnEnter";

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { useCustomers } from "../../api/queries";
-import type { PageRequest } from "../../api/types";
+import type { PageRequest } from "../../api/models";
 import { PaginationBar } from "../../components/PaginationBar";
 import { EmptyState, ErrorState, SkeletonRows } from "../../components/states";
 import { pluralize } from "../../lib/format";

@@ -1,4 +1,4 @@
-import type { Customer } from "../../api/types";
+import type { Customer } from "../../api/models";
 
 export function customerName(c: Customer): string {
   const name = [c.first_name, c.last_name].filter(Boolean).join(" ");

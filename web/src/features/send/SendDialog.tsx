@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { ApiError } from "../../api/client";
 import { useSendCampaign } from "../../api/queries";
-import type { CampaignDetail, SendRequest } from "../../api/types";
+import type { CampaignDetail, SendRequest } from "../../api/models";
 import { Modal } from "../../components/Modal";
 import { ErrorState } from "../../components/states";
 import { formatNumber, pluralize } from "../../lib/format";

@@ -1,0 +1,66 @@
+// Names for the API's models, all taken from the generated schema (schema.d.ts,
+// made by `make openapi` from the API's own OpenAPI document). Nothing here is
+// typed by hand, so a change on the API side shows up in `npm run typecheck`.
+import type { components, paths } from "./schema";
+
+type Schemas = components["schemas"];
+
+export type CampaignSummary = Schemas["CampaignSummary"];
+export type CampaignDetail = Schemas["CampaignDetail"];
+export type CampaignStats = Schemas["CampaignStats"];
+export type CampaignCreate = Schemas["CampaignCreate"];
+export type Message = Schemas["MessageRead"];
+export type Customer = Schemas["CustomerRead"];
+export type Preview = Schemas["PreviewResponse"];
+export type TemplatePreviewRequest = Schemas["TemplatePreviewRequest"];
+export type SendRequest = Schemas["SendRequest"];
+export type SendResponse = Schemas["SendResponse"];
+export type Readiness = Schemas["Readiness"];
+export type Pagination = Schemas["Pagination"];
+
+export type Channel = Schemas["Channel"];
+export type CampaignStatus = Schemas["CampaignStatus"];
+export type MessageStatus = Schemas["MessageStatus"];
+
+/** The `error` of the envelope every error answer carries. */
+export type ErrorCode = Schemas["ErrorCode"];
+export type ErrorDetail = Schemas["ErrorDetail"];
+
+/** Every list endpoint answers `{data, pagination}`. */
+export interface Page<T> {
+  data: T[];
+  pagination: Pagination;
+}
+
+type Query<P extends keyof paths> = paths[P] extends { get: { parameters: { query?: infer Q } } }
+  ? NonNullable<Q>
+  : never;
+
+export type CampaignListParams = Query<"/campaigns">;
+export type MessageListParams = Query<"/campaigns/{campaign_id}/messages">;
+export type CustomerListParams = Query<"/customers">;
+
+/** Which page to fetch: a cursor, or a page number (+ snapshot). */
+export type PageRequest = Pick<CampaignListParams, "cursor" | "page" | "snapshot_id">;
+
+/**
+ * `true` only when `List` names every member of `T`; used below so that a value
+ * added to an enum in the API breaks the build until the list has it too.
+ */
+type Covers<T, List extends readonly T[]> = [Exclude<T, List[number]>] extends [never] ? true : false;
+
+export const CHANNELS = ["sms", "whatsapp"] as const satisfies readonly Channel[];
+export const CAMPAIGN_STATUSES = [
+  "draft",
+  "scheduled",
+  "sending",
+  "sent",
+  "failed",
+] as const satisfies readonly CampaignStatus[];
+export const MESSAGE_STATUSES = ["pending", "sending", "sent", "failed"] as const satisfies readonly MessageStatus[];
+
+export const LISTS_COVER_THE_SCHEMA: [
+  Covers<Channel, typeof CHANNELS>,
+  Covers<CampaignStatus, typeof CAMPAIGN_STATUSES>,
+  Covers<MessageStatus, typeof MESSAGE_STATUSES>,
+] = [true, true, true];

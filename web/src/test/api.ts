@@ -1,0 +1,60 @@
+// The API as the tests see it: an MSW server (msw/node) that answers the
+// requests the app makes, plus a log of those requests for assertions.
+import { HttpResponse, http, type RequestHandler } from "msw";
+import { setupServer } from "msw/node";
+import type { ErrorCode, ErrorDetail } from "../api/models";
+
+export interface RecordedRequest {
+  method: string;
+  url: URL;
+  path: string;
+  query: URLSearchParams;
+  headers: Headers;
+  body: unknown;
+}
+
+/** The envelope every API error uses. */
+export function apiError(status: number, code: ErrorCode, message: string, details?: ErrorDetail[]) {
+  return HttpResponse.json({ error: { code, message, ...(details ? { details } : {}) } }, { status });
+}
+
+/** Requests that no handler answered, reported by the test setup after each test. */
+export const unhandled: string[] = [];
+
+/** Answers every test gets unless it overrides them with `mockApi`. */
+const defaults: RequestHandler[] = [
+  // Anything else fails loudly (and the test with it) instead of reaching the network.
+  http.all("*", ({ request }) => {
+    const { pathname } = new URL(request.url);
+    unhandled.push(`${request.method} ${pathname}`);
+    return HttpResponse.json({ error: { code: "UNMOCKED", message: `${request.method} ${pathname}` } }, { status: 599 });
+  }),
+];
+
+export const server = setupServer(...defaults);
+
+/**
+ * Answer requests with `handlers` (MSW's `http.get(...)` etc.) for this test and
+ * record every request the app makes; `to(method, path)` lists those to one path.
+ */
+export function mockApi(...handlers: RequestHandler[]) {
+  const requests: RecordedRequest[] = [];
+  const recorder = http.all("*", async ({ request }) => {
+    const url = new URL(request.url);
+    const text = await request.clone().text();
+    requests.push({
+      method: request.method,
+      url,
+      path: url.pathname,
+      query: url.searchParams,
+      headers: new Headers([...request.headers.entries()]),
+      body: text ? JSON.parse(text) : undefined,
+    });
+    // No response: the request goes on to the handlers below.
+  });
+  server.use(recorder, ...handlers);
+  return {
+    requests,
+    to: (method: string, path: string) => requests.filter((r) => r.method === method && r.path === path),
+  };
+}
