@@ -18,6 +18,9 @@ export type SendResponse = Schemas["SendResponse"];
 export type Readiness = Schemas["Readiness"];
 export type Pagination = Schemas["Pagination"];
 
+/** A customer field a template can reference, from GET /templates/placeholders. */
+export type Placeholder = Schemas["Placeholder"];
+
 export type Channel = Schemas["Channel"];
 export type CampaignStatus = Schemas["CampaignStatus"];
 export type MessageStatus = Schemas["MessageStatus"];

@@ -19,6 +19,7 @@ export const queryKeys = {
   customers: (params: CustomerListParams) => ["customers", params] as const,
   templatePreview: (template: string, customerId: number) =>
     ["template-preview", customerId, template] as const,
+  placeholders: ["template-placeholders"] as const,
   ready: ["ready"] as const,
 };
 
@@ -81,6 +82,16 @@ export function useTemplatePreview(template: string, customerId: number | null) 
     placeholderData: keepPreviousData,
     retry: false,
     staleTime: 60_000,
+  });
+}
+
+/** The customer fields a template may use. They change only with a new API version. */
+export function usePlaceholders() {
+  return useQuery({
+    queryKey: queryKeys.placeholders,
+    queryFn: ({ signal }) => unwrap(api.GET("/templates/placeholders", { signal })),
+    select: (answer) => answer.placeholders,
+    staleTime: Infinity,
   });
 }
 

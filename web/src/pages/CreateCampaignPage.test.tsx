@@ -1,4 +1,4 @@
-import { fireEvent, screen, waitFor } from "@testing-library/react";
+import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { HttpResponse, http } from "msw";
 import { describe, expect, it } from "vitest";
@@ -94,8 +94,79 @@ describe("CreateCampaignPage live preview", () => {
     const textarea = screen.getByLabelText<HTMLTextAreaElement>("Message template");
     await user.type(textarea, "Hello !");
     textarea.setSelectionRange(6, 6);
-    await user.click(screen.getByRole("button", { name: "{first_name}" }));
+    await user.click(await screen.findByRole("button", { name: "{first_name}" }));
     expect(textarea).toHaveValue("Hello {first_name}!");
+  });
+});
+
+describe("CreateCampaignPage placeholder chips", () => {
+  const chipGroup = () => screen.getByRole("group", { name: "Insert placeholder" });
+
+  it("shows the API's placeholders, fetched once", async () => {
+    const api = mockApi(
+      customersHandler,
+      http.get("/templates/placeholders", () =>
+        HttpResponse.json({
+          placeholders: [
+            { name: "first_name", label: "First name" },
+            { name: "loyalty_tier", label: "Loyalty tier" },
+          ],
+        }),
+      ),
+    );
+    const user = userEvent.setup();
+    const { queryClient } = renderCreate();
+    expect(within(chipGroup()).getByText("Loading placeholders…")).toBeInTheDocument();
+
+    const tier = await within(chipGroup()).findByRole("button", { name: "{loyalty_tier}" });
+    expect(tier).toHaveAccessibleDescription("Insert loyalty tier");
+    expect(within(chipGroup()).getAllByRole("button").map((b) => b.textContent)).toEqual([
+      "{first_name}",
+      "{loyalty_tier}",
+      "{first_name|there}",
+    ]);
+    await user.click(tier);
+    expect(screen.getByLabelText("Message template")).toHaveValue("{loyalty_tier}");
+
+    // The list never goes stale: refetching every stale query leaves it alone.
+    await queryClient.refetchQueries({ stale: true });
+    expect(api.to("GET", "/templates/placeholders")).toHaveLength(1);
+  });
+
+  it("leaves out the fallback chip when first_name is not a placeholder", async () => {
+    mockApi(
+      customersHandler,
+      http.get("/templates/placeholders", () =>
+        HttpResponse.json({ placeholders: [{ name: "phone", label: "Phone" }] }),
+      ),
+    );
+    renderCreate();
+    await within(chipGroup()).findByRole("button", { name: "{phone}" });
+    expect(within(chipGroup()).getAllByRole("button")).toHaveLength(1);
+  });
+
+  it("still lets the template be typed when the placeholders can't be loaded", async () => {
+    let calls = 0;
+    mockApi(
+      customersHandler,
+      previewHandler,
+      http.get("/templates/placeholders", () => {
+        calls += 1;
+        return calls === 1
+          ? apiError(500, "INTERNAL_ERROR", "Something broke")
+          : HttpResponse.json({ placeholders: [{ name: "first_name", label: "First name" }] });
+      }),
+    );
+    const user = userEvent.setup();
+    renderCreate();
+
+    expect(await within(chipGroup()).findByText(/Couldn't load the placeholders/)).toBeInTheDocument();
+    expect(within(chipGroup()).queryByRole("button", { name: "{first_name}" })).not.toBeInTheDocument();
+    fireEvent.change(screen.getByLabelText("Message template"), { target: { value: "Hi {first_name}" } });
+    expect(await screen.findByText("Hi Ada")).toBeInTheDocument();
+
+    await user.click(within(chipGroup()).getByRole("button", { name: "Try again" }));
+    expect(await within(chipGroup()).findByRole("button", { name: "{first_name}" })).toBeInTheDocument();
   });
 });
 

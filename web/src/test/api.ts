@@ -2,7 +2,7 @@
 // requests the app makes, plus a log of those requests for assertions.
 import { HttpResponse, http, type RequestHandler } from "msw";
 import { setupServer } from "msw/node";
-import type { ErrorCode, ErrorDetail } from "../api/models";
+import type { ErrorCode, ErrorDetail, Placeholder } from "../api/models";
 
 export interface RecordedRequest {
   method: string;
@@ -18,11 +18,20 @@ export function apiError(status: number, code: ErrorCode, message: string, detai
   return HttpResponse.json({ error: { code, message, ...(details ? { details } : {}) } }, { status });
 }
 
+export const placeholders: Placeholder[] = [
+  { name: "first_name", label: "First name" },
+  { name: "last_name", label: "Last name" },
+  { name: "phone", label: "Phone" },
+  { name: "location", label: "Location" },
+  { name: "preferred_product", label: "Preferred product" },
+];
+
 /** Requests that no handler answered, reported by the test setup after each test. */
 export const unhandled: string[] = [];
 
 /** Answers every test gets unless it overrides them with `mockApi`. */
 const defaults: RequestHandler[] = [
+  http.get("/templates/placeholders", () => HttpResponse.json({ placeholders })),
   // Anything else fails loudly (and the test with it) instead of reaching the network.
   http.all("*", ({ request }) => {
     const { pathname } = new URL(request.url);

@@ -1,13 +1,12 @@
-/** Customer fields a template can reference, as `{field}` or `{field|fallback}`. */
-export const PLACEHOLDERS = [
-  { token: "{first_name}", label: "First name" },
-  { token: "{last_name}", label: "Last name" },
-  { token: "{location}", label: "Location" },
-  { token: "{preferred_product}", label: "Preferred product" },
-  { token: "{phone}", label: "Phone" },
-] as const;
+import type { Placeholder } from "../../api/models";
 
-export const FALLBACK_EXAMPLE = "{first_name|there}";
+/** How a placeholder is written in a template. */
+export function token(placeholder: Pick<Placeholder, "name">): string {
+  return `{${placeholder.name}}`;
+}
+
+/** A chip showing the `{field|fallback}` form, offered when the API lists first_name. */
+export const FALLBACK_EXAMPLE = { field: "first_name", token: "{first_name|there}" } as const;
 
 /** Insert `text` over the current selection; returns the new value and caret position. */
 export function insertAt(value: string, text: string, start: number, end: number) {
