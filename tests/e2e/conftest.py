@@ -12,10 +12,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, Request, async_playwright, expect
 
 from tests.services import REQUIRED
 
@@ -175,11 +176,13 @@ async def browser(chromium_path: str) -> AsyncIterator[Browser]:
 
 @dataclass
 class Pages:
-    """Opens pages at a given viewport; uncaught page errors fail the test."""
+    """Opens pages at a given viewport. Uncaught page errors fail the test, and so does
+    any request that leaves the server's origin (nothing may come from a CDN)."""
 
     browser: Browser
     base_url: str
     errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def open(self, viewport: dict[str, int], path: str = "/") -> Page:
@@ -188,10 +191,18 @@ class Pages:
         )
         context.set_default_timeout(10_000)
         self._closers.append(context.close)
+        context.on("request", self._check_origin)
         page = await context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
         await page.goto(path)
         return page
+
+    def _check_origin(self, request: Request) -> None:
+        url = request.url
+        if url.startswith(("data:", "blob:")):
+            return
+        if urlsplit(url)[:2] != urlsplit(self.base_url)[:2]:
+            self.foreign_requests.append(url)
 
     async def close(self) -> None:
         for close in reversed(self._closers):
@@ -206,3 +217,6 @@ async def pages(browser: Browser, live_server: LiveServer) -> AsyncIterator[Page
     finally:
         await opened.close()
     assert not opened.errors, f"uncaught errors in the page: {opened.errors}"
+    assert not opened.foreign_requests, (
+        f"requests outside {live_server.base_url}: {opened.foreign_requests}"
+    )

@@ -2,7 +2,8 @@
 
 Runs in file order against one seeded server (12 customers; "Welcome Series" draft,
 "Winter Jacket Launch" scheduled, "Summer Sale 2025" sent). Full-page screenshots of every
-screen at desktop and phone widths go to artifacts/screenshots/.
+screen at desktop and phone widths go to artifacts/screenshots/. Every page, the API docs
+included, must load with nothing from outside the server (see `Pages` in conftest.py).
 """
 
 import math
@@ -225,10 +226,21 @@ async def test_create_campaign_with_live_preview_and_template_error(
     template = "Hi {first_name}, discover {preferred_product|our range} today!"
     page = await pages.open(DESKTOP, "/campaigns/new")
     await expect(page.get_by_role("heading", level=1, name="New campaign")).to_be_visible()
+
+    # The placeholder chips are the API's list (GET /templates/placeholders), plus the
+    # fallback form; a chip inserts at the caret.
+    listed = (await api.get("/templates/placeholders")).json()["placeholders"]
+    assert {p["name"] for p in listed} >= {"first_name", "preferred_product"}
+    chips = page.get_by_role("group", name="Insert placeholder").get_by_role("button")
+    await expect(chips).to_have_text([f"{{{p['name']}}}" for p in listed] + ["{first_name|there}"])
     await screenshot(page, "desktop-04-create-empty")
+    editor = page.get_by_label("Message template")
+    await editor.fill("Hi !")
+    await editor.evaluate("el => el.setSelectionRange(3, 3)")
+    await chips.filter(has_text=re.compile(r"^\{first_name\}$")).click()
+    await expect(editor).to_have_value("Hi {first_name}!")
 
     await page.get_by_label("Name").fill(name)
-    editor = page.get_by_label("Message template")
     await editor.fill(template)
 
     # Irene has no preferred product: the fallback shows.
@@ -438,3 +450,20 @@ async def test_screens_fit_the_viewport(
     await expect(page.get_by_text("Page not found")).to_be_visible()
     await assert_no_horizontal_scroll(page)
     await screenshot(page, f"{width}-not-found")
+
+
+# ---------------------------------------------------------------- (5) API docs, offline
+
+
+async def test_api_docs_render_from_local_files(pages: Pages, api: httpx.AsyncClient) -> None:
+    """/docs is Swagger UI from the dashboard build (dist/swagger/), not from a CDN."""
+    page = await pages.open(DESKTOP, "/docs")
+    title = (await api.get("/openapi.json")).json()["info"]["title"]
+    await expect(page.locator(".swagger-ui .info .title")).to_contain_text(title)
+    await expect(
+        page.locator(".opblock-summary-path", has_text=re.compile(r"^/templates/placeholders$"))
+    ).to_be_visible()
+    await screenshot(page, "desktop-api-docs")
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+        response = await api.get(f"/swagger/{asset}")
+        assert response.status_code == 200, asset
