@@ -24,7 +24,7 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	@touch $@
 
-web/dist/index.html: $(WEB_STAMP) $(shell find web/src web/index.html web/vite.config.ts -type f 2>/dev/null)
+web/dist/index.html: $(WEB_STAMP) $(shell find web/src web/tooling web/index.html web/vite.config.ts -type f 2>/dev/null)
 	cd web && npm run build
 
 run: .venv/.synced web/dist/index.html ## Build everything, migrate, seed an empty database, serve on :8000
@@ -48,12 +48,13 @@ lint: .venv/.synced $(WEB_STAMP) ## ruff, mypy (strict), eslint, tsc, compose fi
 	$(RUN) ruff check src tests migrations
 	$(RUN) ruff format --check src tests migrations
 	$(RUN) mypy
+	$(RUN) lint-imports
 	cd web && npm run lint && npm run typecheck
 	@if docker compose version > /dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
 	elif command -v docker-compose > /dev/null; then docker-compose -f docker-compose.yml config -q; \
 	else echo "lint: no compose CLI here; tests/unit/test_deployment.py checks the file"; fi
 
-bench: .venv/.synced ## Benchmarks against local PostgreSQL and RabbitMQ (product.md §9)
+bench: .venv/.synced ## Benchmarks against local PostgreSQL and RabbitMQ (README: Performance)
 	$(RUN) python -m bench
 
 migrate: .venv/.synced ## Apply database migrations

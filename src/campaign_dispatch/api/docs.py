@@ -30,4 +30,6 @@ def install(app: FastAPI, dist: Path) -> None:
             swagger_js_url=f"{SWAGGER_PREFIX}/swagger-ui-bundle.js",
             swagger_css_url=f"{SWAGGER_PREFIX}/swagger-ui.css",
             swagger_favicon_url=f"{SWAGGER_PREFIX}/favicon-32x32.png",
+            # No "valid" badge: it is an image fetched from validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
         )

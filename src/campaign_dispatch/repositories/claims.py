@@ -92,9 +92,9 @@ _PG_CLAIM = text(
         SELECT * FROM unnest(CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[])) AS k(id, attempt)
     ), claimed AS (
         UPDATE outbound_messages AS m
-        SET status = :sending, lease_expires_at = :lease_until, updated_at = :now
+        SET status = :to_status, lease_expires_at = :lease_until, updated_at = :now
         FROM keys
-        WHERE m.id = keys.id AND m.retry_count = keys.attempt AND m.status = :pending
+        WHERE m.id = keys.id AND m.retry_count = keys.attempt AND m.status = :from_status
         RETURNING m.id, m.campaign_id, m.customer_id, m.retry_count
     )
     SELECT claimed.id, claimed.campaign_id, claimed.customer_id, claimed.retry_count,
@@ -117,8 +117,8 @@ class PostgresClaimRepository(ClaimRepository):
                 "attempts": [key.attempt for key in keys],
                 "lease_until": now + lease,
                 "now": now,
-                "pending": MessageStatus.PENDING.value,
-                "sending": MessageStatus.SENDING.value,
+                "from_status": MessageStatus.PENDING.value,
+                "to_status": MessageStatus.SENDING.value,
             },
         )
         return [

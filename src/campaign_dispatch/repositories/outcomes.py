@@ -106,17 +106,17 @@ _PG_RECORD = text(
     UPDATE outbound_messages AS m
     SET status = v.status,
         rendered_content = v.rendered,
-        last_error = CASE WHEN v.status = :sent THEN m.last_error ELSE v.error END,
-        retry_count = m.retry_count + CASE WHEN v.status = :pending THEN 1 ELSE 0 END,
-        available_at = CASE WHEN v.status = :pending THEN v.retry_at ELSE m.available_at END,
-        enqueued_at = CASE WHEN v.status = :pending THEN NULL ELSE m.enqueued_at END,
+        last_error = CASE WHEN v.status = :sent_status THEN m.last_error ELSE v.error END,
+        retry_count = m.retry_count + CASE WHEN v.status = :retry_status THEN 1 ELSE 0 END,
+        available_at = CASE WHEN v.status = :retry_status THEN v.retry_at ELSE m.available_at END,
+        enqueued_at = CASE WHEN v.status = :retry_status THEN NULL ELSE m.enqueued_at END,
         lease_expires_at = NULL,
         updated_at = :now
     FROM unnest(
         CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[]), CAST(:statuses AS VARCHAR[]),
         CAST(:rendered AS TEXT[]), CAST(:errors AS TEXT[]), CAST(:retry_ats AS TIMESTAMP[])
     ) AS v(id, attempt, status, rendered, error, retry_at)
-    WHERE m.id = v.id AND m.status = :sending AND m.retry_count = v.attempt
+    WHERE m.id = v.id AND m.status = :claimed_status AND m.retry_count = v.attempt
     """
 )
 
@@ -137,8 +137,8 @@ class PostgresOutcomeRepository(OutcomeRepository):
                 "errors": [o.error for o in outcomes],
                 "retry_ats": [o.retry_at for o in outcomes],
                 "now": now,
-                "sent": MessageStatus.SENT.value,
-                "pending": MessageStatus.PENDING.value,
-                "sending": MessageStatus.SENDING.value,
+                "sent_status": MessageStatus.SENT.value,
+                "retry_status": MessageStatus.PENDING.value,
+                "claimed_status": MessageStatus.SENDING.value,
             },
         )

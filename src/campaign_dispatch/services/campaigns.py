@@ -5,6 +5,7 @@ from campaign_dispatch.errors import CampaignNotFound
 from campaign_dispatch.models import Campaign
 from campaign_dispatch.repositories import campaigns as repo
 from campaign_dispatch.repositories import messages as messages_repo
+from campaign_dispatch.repositories.claims import CampaignTemplate
 from campaign_dispatch.repositories.pagination import PageRequest
 from campaign_dispatch.schemas.campaign import (
     CampaignCreate,
@@ -20,11 +21,17 @@ from campaign_dispatch.services.templates import check_template
 from campaign_dispatch.statuses import CampaignStatus, Channel, MessageStatus
 
 
-async def get(session: AsyncSession, campaign_id: int) -> Campaign:
+async def _get(session: AsyncSession, campaign_id: int) -> Campaign:
     campaign = await repo.get(session, campaign_id)
     if campaign is None:
         raise CampaignNotFound(campaign_id)
     return campaign
+
+
+async def template(session: AsyncSession, campaign_id: int) -> CampaignTemplate:
+    """The campaign's template and channel (404 for an unknown campaign)."""
+    campaign = await _get(session, campaign_id)
+    return CampaignTemplate(campaign.base_template, Channel(campaign.channel))
 
 
 async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
@@ -51,7 +58,7 @@ async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
 
 
 async def detail(session: AsyncSession, campaign_id: int) -> CampaignDetail:
-    campaign = await get(session, campaign_id)
+    campaign = await _get(session, campaign_id)
     counts = await repo.message_stats(session, campaign_id)
     stats = CampaignStats(total=sum(counts.values()), **counts)
     return CampaignDetail.model_validate(
@@ -78,6 +85,6 @@ async def list_page(
 async def messages_page(
     session: AsyncSession, campaign_id: int, request: PageRequest, status: MessageStatus | None
 ) -> Page[MessageRead]:
-    await get(session, campaign_id)  # 404 for an unknown campaign, not an empty page
+    await _get(session, campaign_id)  # 404 for an unknown campaign, not an empty page
     fetch = messages_repo.list_page(session, campaign_id, request, status)
     return await paged(fetch, MessageRead.model_validate)

@@ -26,14 +26,15 @@ async def preview_campaign(
     body: PreviewRequest,
 ) -> PreviewResponse:
     async with sessions.begin() as session:
-        campaign = await campaigns.get(session, campaign_id)
+        campaign = await campaigns.template(session, campaign_id)
         customer = await customers.get(session, body.customer_id)
-        channel = Channel(campaign.channel)
     if body.override_template is not None:
         return await _preview(
-            personalizer, body.override_template, customer, channel, "override_template"
+            personalizer, body.override_template, customer, campaign.channel, "override_template"
         )
-    return await _preview(personalizer, campaign.base_template, customer, channel, "base_template")
+    return await _preview(
+        personalizer, campaign.template, customer, campaign.channel, "base_template"
+    )
 
 
 async def preview_template(

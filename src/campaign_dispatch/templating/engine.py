@@ -1,4 +1,4 @@
-"""Message template engine (product spec §7).
+"""Message template engine: the language of campaign templates.
 
 Grammar::
 
