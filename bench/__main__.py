@@ -2,8 +2,8 @@
 
 Runs real processes (`campaign-dispatch api` and `worker`) on fresh databases and fresh
 queue names, and prints one line per target with the measurement and its bar. The
-1-worker dispatch target is measured once per RabbitMQ publish path and socket writer
-(bench/dispatch.py), each beside a floor measured in the same run (bench/floor.py).
+1-worker dispatch target is measured once per RabbitMQ publish path (bench/dispatch.py),
+each beside a floor measured in the same run (bench/floor.py).
 """
 
 import argparse
@@ -126,7 +126,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="dispatch runs per variant")
     parser.add_argument(
         "--variants",
-        default="frames,aio-pika,frames-plain,aio-pika-coalescing",
+        default="frames,aio-pika",
         help=f"comma-separated dispatch variants, of: {', '.join(dispatch.VARIANTS)}",
     )
     parser.add_argument(

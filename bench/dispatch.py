@@ -1,4 +1,4 @@
-"""End-to-end dispatch with each RabbitMQ publish path and socket writer, beside the floor.
+"""End-to-end dispatch with each RabbitMQ publish path, beside the floor.
 
 A run: real `campaign-dispatch api` and one `worker` (mock latency 0) on a fresh
 database and a fresh queue name; a 1 000-message warm-up campaign; then one campaign of
@@ -41,36 +41,24 @@ VARIANTS = {
     for v in (
         Variant(
             "frames",
-            "custom publish frames + coalescing writer",
-            {"RABBITMQ_PUBLISHER": "frames", "RABBITMQ_WRITER": "coalescing"},
+            "custom publish frames into aiormq's channel",
+            {"RABBITMQ_PUBLISHER": "frames"},
         ),
         Variant(
             "aio-pika",
-            "aio-pika exchange.publish + aio-pika's writer",
-            {"RABBITMQ_PUBLISHER": "aio-pika", "RABBITMQ_WRITER": "plain"},
-        ),
-        Variant(
-            "frames-plain",
-            "custom publish frames + aio-pika's writer",
-            {"RABBITMQ_PUBLISHER": "frames", "RABBITMQ_WRITER": "plain"},
-        ),
-        Variant(
-            "aio-pika-coalescing",
-            "aio-pika exchange.publish + coalescing writer",
-            {"RABBITMQ_PUBLISHER": "aio-pika", "RABBITMQ_WRITER": "coalescing"},
+            "aio-pika exchange.publish, gathered",
+            {"RABBITMQ_PUBLISHER": "aio-pika"},
         ),
         # Whatever the code does by default (no setting): the only variant that makes
-        # sense against code older than the settings, e.g. a baseline commit.
+        # sense against code older than the setting, e.g. a baseline commit.
         Variant("default", "the code's default configuration"),
     )
 }
-COMPARISONS = (  # (candidate, without it, what it measures, the speed-up that keeps it)
-    ("frames", "aio-pika", "whole custom path (frames + writer) vs supported path", 1.3),
-    ("frames-plain", "aio-pika", "publish frames vs exchange.publish, aio-pika's writer", 1.3),
-    ("frames", "aio-pika-coalescing", "publish frames vs exchange.publish, coalescing writer", 1.3),
-    ("aio-pika-coalescing", "aio-pika", "coalescing writer vs aio-pika's, exchange.publish", 1.1),
-    ("frames", "frames-plain", "coalescing writer vs aio-pika's, publish frames", 1.1),
-)
+# (candidate, without it, what it measures, the speed-up that keeps the candidate). The
+# custom path must beat the supported one by 1.3x end to end to be worth its risk. A
+# coalescing socket writer (a StreamWriter subclass under aiormq) was measured here too,
+# against the 1.1x bar, and removed: 1.02x on the frames path, 0.74x on the aio-pika path.
+COMPARISONS = (("frames", "aio-pika", "custom publish path vs supported path", 1.3),)
 
 
 def measure_floor(messages: int) -> float:
@@ -130,7 +118,7 @@ async def compare(
         figure = statistics.median(rates[name])
         results[name] = (figure, floor)
         print(
-            f"INFO  dispatch {messages} msgs, 1 worker, latency 0, {name:<19} "
+            f"INFO  dispatch {messages} msgs, 1 worker, latency 0, {name:<8} "
             f"{figure:>7.0f} msg/s  floor {floor:>7.0f} msg/s  ratio {figure / floor:.3f}  "
             f"({VARIANTS[name].what}; runs {_fmt(rates[name])}; floors {_fmt(floors)})",
             flush=True,
