@@ -3,7 +3,7 @@
 Runs in file order against one seeded server (12 customers; "Welcome Series" draft,
 "Winter Jacket Launch" scheduled, "Summer Sale 2025" sent). Full-page screenshots of every
 screen at desktop and phone widths go to artifacts/screenshots/. Every page, the API docs
-included, must load with nothing from outside the server (see `Pages` in conftest.py).
+included, must load with nothing from outside the server (see `Pages` in browser.py).
 """
 
 import math
@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-from tests.e2e.conftest import REPO_ROOT, Pages
+from tests.e2e.browser import REPO_ROOT, Pages
 
 pytestmark = pytest.mark.browser
 

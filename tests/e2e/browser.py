@@ -1,0 +1,45 @@
+"""What the browser tests share besides fixtures: the repository root and `Pages`."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from playwright.async_api import Browser, Page, Request
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Pages:
+    """Opens pages at a given viewport. Uncaught page errors fail the test, and so does
+    any request that leaves the server's origin (nothing may come from a CDN)."""
+
+    browser: Browser
+    base_url: str
+    errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def open(self, viewport: dict[str, int], path: str = "/") -> Page:
+        context = await self.browser.new_context(
+            viewport=viewport, base_url=self.base_url, locale="en-GB", timezone_id="UTC"
+        )
+        context.set_default_timeout(10_000)
+        self._closers.append(context.close)
+        context.on("request", self._check_origin)
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
+        await page.goto(path)
+        return page
+
+    def _check_origin(self, request: Request) -> None:
+        url = request.url
+        if url.startswith(("data:", "blob:")):
+            return
+        if urlsplit(url)[:2] != urlsplit(self.base_url)[:2]:
+            self.foreign_requests.append(url)
+
+    async def close(self) -> None:
+        for close in reversed(self._closers):
+            await close()
