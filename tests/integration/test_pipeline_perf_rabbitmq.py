@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from campaign_dispatch.app import create_app
-from campaign_dispatch.runtime import Role, Runtime
+from campaign_dispatch.background import Role
+from tests.harness import Process
 from tests.integration import test_rabbitmq as base
 from tests.pipeline_helpers import eventually, messages
 from tests.services import AMQP_URL
@@ -62,10 +63,10 @@ async def test_coalesced_acks_leave_nothing_unacknowledged(api, rabbit_settings)
 async def test_concurrent_relays_publish_each_message_once(rabbit_settings):
     """Two relay processes (each with several publishing loops), no worker: every
     message is published exactly once."""
-    relays = [Runtime.create(rabbit_settings) for _ in range(2)]
+    relays = [Process.create(rabbit_settings) for _ in range(2)]
     for runtime in relays:
         await runtime.start({Role.RELAY})
-    app = create_app(rabbit_settings, relays[0])
+    app = create_app(rabbit_settings, relays[0].resources)
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"

@@ -15,9 +15,10 @@ import httpx
 import pytest
 
 from campaign_dispatch.app import create_app
+from campaign_dispatch.background import Role
+from campaign_dispatch.providers import MockSender
 from campaign_dispatch.queue import Job
-from campaign_dispatch.runtime import Role, Runtime
-from campaign_dispatch.worker.sender import MockSender
+from tests.harness import Process
 from tests.pipeline_helpers import eventually, messages
 from tests.services import AMQP_URL, require
 from tests.tcp_proxy import TcpProxy
@@ -59,9 +60,9 @@ async def rabbit_settings(settings, queue_name, publisher):
 @pytest.fixture
 async def api(rabbit_settings):
     """An API runtime (with its outbox relay) and a client for it."""
-    runtime = Runtime.create(rabbit_settings)
+    runtime = Process.create(rabbit_settings)
     await runtime.start({Role.RELAY})
-    app = create_app(rabbit_settings, runtime)
+    app = create_app(rabbit_settings, runtime.resources)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test"
     ) as client:
@@ -70,7 +71,7 @@ async def api(rabbit_settings):
 
 
 async def start_worker(settings, sender=None):
-    runtime = Runtime.create(settings, sender=sender or MockSender())
+    runtime = Process.create(settings, sender=sender or MockSender())
     await runtime.start({Role.WORKER, Role.RECOVERY})
     return runtime
 
@@ -126,9 +127,9 @@ async def test_broker_outage_during_send_loses_nothing(rabbit_settings):
     await proxy.cut()  # the broker is "down" before the API even starts
 
     api_settings = rabbit_settings.model_copy(update={"amqp_url": proxied_url})
-    api_runtime = Runtime.create(api_settings)
+    api_runtime = Process.create(api_settings)
     await api_runtime.start({Role.RELAY})
-    app = create_app(api_settings, api_runtime)
+    app = create_app(api_settings, api_runtime.resources)
     worker = None
     try:
         async with httpx.AsyncClient(
