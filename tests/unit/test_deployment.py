@@ -1533,3 +1533,26 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path, where: str) -> N
         assert str(environment["MAX_RETRIES"]) == "3", name
     for name in APP_SERVICES:
         assert _command(services[name]) == f"campaign-dispatch {name}"
+
+
+def _seconds(duration: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)", str(duration))
+    assert match, f"unreadable duration {duration!r}"
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"ms": 0.001, "s": 1, "m": 60}[unit]
+
+
+@pytest.mark.parametrize("name", ["api", "worker", "scheduler"])
+def test_compose_lets_a_stopping_process_drain_and_release_before_sigkill(
+    compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Docker's SIGKILL comes `stop_grace_period` after SIGTERM (10 s when unset); the
+    process drains for SHUTDOWN_GRACE_SECONDS, then cancels and hands back what is left."""
+    service = compose["services"][name]
+    environment = {**compose["x-app"]["environment"], **(service.get("environment") or {})}
+    match = _SETTING.fullmatch(str(environment["SHUTDOWN_GRACE_SECONDS"]))
+    assert match, "SHUTDOWN_GRACE_SECONDS must be passed with its default"
+    monkeypatch.setenv("SHUTDOWN_GRACE_SECONDS", match.group(2))
+    drain = Settings(_env_file=None).shutdown_grace_seconds
+    grace = _seconds(service.get("stop_grace_period", "10s"))
+    assert grace >= drain + 5, f"{name}: stop_grace_period {grace}s, drain {drain}s"
