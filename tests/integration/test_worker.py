@@ -115,6 +115,18 @@ async def test_redelivered_job_of_a_sent_message_is_ignored(
     assert (again.status, again.updated_at) == ("sent", row.updated_at)
 
 
+def recovery_for(runtime):
+    resources = runtime.resources
+    return Recovery(
+        resources.database,
+        resources.repositories,
+        resources.queue,
+        max_retries=3,
+        requeue_after_seconds=600,
+        interval=1,
+    )
+
+
 async def _queue_drained(runtime):
     return runtime.queue.idle
 
@@ -149,14 +161,7 @@ async def test_a_claim_left_by_a_crashed_worker_is_reclaimed_and_finished(
             )
         )
 
-    recovery = Recovery(
-        runtime.resources.database,
-        runtime.resources.repositories,
-        runtime.queue,
-        max_retries=3,
-        requeue_after_seconds=600,
-        interval=1,
-    )
+    recovery = recovery_for(runtime)
     await recovery.sweep()
     await runtime.start(PIPELINE)
 
@@ -197,14 +202,7 @@ async def test_a_claim_expiring_at_the_retry_limit_fails_with_a_dlq_copy(
                 status="sending", retry_count=3, lease_expires_at=utcnow() - timedelta(seconds=1)
             )
         )
-    recovery = Recovery(
-        runtime.resources.database,
-        runtime.resources.repositories,
-        runtime.queue,
-        max_retries=3,
-        requeue_after_seconds=600,
-        interval=1,
-    )
+    recovery = recovery_for(runtime)
     await recovery.sweep()
 
     [failed] = await messages(runtime, campaign["id"])
@@ -225,14 +223,7 @@ async def test_lost_jobs_are_republished_only_when_the_queue_is_empty(
             .where(OutboundMessage.campaign_id == campaign["id"])
             .values(enqueued_at=long_ago)
         )
-    recovery = Recovery(
-        runtime.resources.database,
-        runtime.resources.repositories,
-        runtime.queue,
-        max_retries=3,
-        requeue_after_seconds=600,
-        interval=1,
-    )
+    recovery = recovery_for(runtime)
     runtime.queue.put(b'{"outbound_message_id": 1, "attempt": 0}')  # jobs still waiting
 
     await recovery.sweep()
