@@ -8,8 +8,9 @@ the relay uses; the work itself lives beside it:
 - queue/publisher.py: the relay's batches through aio-pika's supported publish API;
 - queue/rabbitmq_frames.py: the custom publish path, which writes aiormq's private
   channel state and is used only where that state is present (and where asked:
-  RABBITMQ_PUBLISHER). It is kept because it measured well over 1.3x faster end to end
-  than the supported path (bench/dispatch.py); queue/publisher.py is its fallback.
+  RABBITMQ_PUBLISHER). It is kept because it beat the supported path by more than the
+  1.3x end to end its risk must pay for (1.42x and 1.85x in two `make bench` runs, see
+  bench/dispatch.py); queue/publisher.py is its fallback.
 """
 
 import asyncio
