@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from urllib.parse import urlsplit
 
 import aio_pika
@@ -20,82 +19,14 @@ from campaign_dispatch.providers import MockSender
 from campaign_dispatch.queue import Job
 from tests.harness import Process
 from tests.pipeline_helpers import eventually, messages
-from tests.services import AMQP_URL, require
+from tests.rabbitmq_helpers import campaign_status, create_and_send, start_worker
+from tests.services import AMQP_URL
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = [
     pytest.mark.rabbitmq,
     pytest.mark.parametrize("database_url", ["postgres"], indirect=True),
 ]
-
-
-@pytest.fixture
-def queue_name():
-    require(AMQP_URL, 5672, "RabbitMQ")
-    return f"test_campaign_sends_{uuid.uuid4().hex[:8]}"
-
-
-async def _queue_names(name):
-    return [name, f"{name}.dlq", *(f"{name}.retry.{ms}ms" for ms in (10, 20, 40, 200, 400, 800))]
-
-
-@pytest.fixture(params=["frames", "aio-pika"])
-def publisher(request):
-    """Every RabbitMQ test runs on both publish paths: the custom one and its fallback."""
-    return request.param
-
-
-@pytest.fixture
-async def rabbit_settings(settings, queue_name, publisher):
-    yield settings.model_copy(
-        update={"amqp_url": AMQP_URL, "queue_name": queue_name, "rabbitmq_publisher": publisher}
-    )
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        for queue in await _queue_names(queue_name):
-            await channel.queue_delete(queue)
-
-
-@pytest.fixture
-async def api(rabbit_settings):
-    """An API runtime (with its outbox relay) and a client for it."""
-    runtime = Process.create(rabbit_settings)
-    await runtime.start({Role.RELAY})
-    app = create_app(rabbit_settings, runtime.resources)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test"
-    ) as client:
-        yield runtime, client
-    await runtime.close()
-
-
-async def start_worker(settings, sender=None):
-    runtime = Process.create(settings, sender=sender or MockSender())
-    await runtime.start({Role.WORKER, Role.RECOVERY})
-    return runtime
-
-
-async def create_and_send(client, count, template="Hi {first_name}!"):
-    ids = []
-    for i in range(count):
-        response = await client.post(
-            "/customers", json={"phone": f"+2547{i:08d}", "first_name": f"N{i}"}
-        )
-        assert response.status_code == 201, response.text
-        ids.append(response.json()["id"])
-    response = await client.post(
-        "/campaigns", json={"name": "c", "channel": "sms", "base_template": template}
-    )
-    campaign_id = response.json()["id"]
-    response = await client.post(f"/campaigns/{campaign_id}/send", json={"customer_ids": ids})
-    assert response.status_code == 202, response.text
-    return campaign_id
-
-
-async def campaign_status(client, campaign_id):
-    body = (await client.get(f"/campaigns/{campaign_id}")).json()
-    return body["status"], body["stats"]
 
 
 async def test_send_to_sent_through_rabbitmq(api, rabbit_settings, publisher):

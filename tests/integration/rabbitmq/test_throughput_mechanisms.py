@@ -12,19 +12,10 @@ import pytest
 from campaign_dispatch.app import create_app
 from campaign_dispatch.background import Role
 from tests.harness import Process
-from tests.integration import test_rabbitmq as base
 from tests.pipeline_helpers import eventually, messages
+from tests.rabbitmq_helpers import campaign_status, create_and_send, start_worker
 from tests.services import AMQP_URL
 from tests.tcp_proxy import TcpProxy
-
-# The production-path fixtures and helpers of test_rabbitmq.
-queue_name = base.queue_name
-publisher = base.publisher  # every test here runs on both publish paths too
-rabbit_settings = base.rabbit_settings
-api = base.api
-campaign_status = base.campaign_status
-create_and_send = base.create_and_send
-start_worker = base.start_worker
 
 pytestmark = [
     pytest.mark.rabbitmq,
