@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: str | None = None
+    allow_unauthenticated: bool = False
     web_dist_dir: Path = _DEFAULT_WEB_DIST
 
     mock_sender_failure_rate: float = Field(0.05, ge=0.0, le=1.0)
@@ -39,6 +40,7 @@ class Settings(BaseSettings):
 
     send_rate_limit_per_minute: int = Field(60, ge=0)
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(32 * 1024 * 1024, ge=1024)
 
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
