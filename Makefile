@@ -67,8 +67,15 @@ openapi: .venv/.synced ## Regenerate web/openapi.json and the dashboard's API ty
 	$(RUN) campaign-dispatch openapi > web/openapi.json
 	cd web && npm run gen:api
 
-up: ## docker compose: PostgreSQL, RabbitMQ, api, worker, scheduler
+up: .env ## docker compose: PostgreSQL, RabbitMQ, api, worker, scheduler
 	docker compose up --build
+
+# The stack publishes the API beyond loopback, which needs an API key: the first `make up`
+# writes one into a new .env (never committed) and says so.
+.env:
+	@key=$$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))'); \
+	printf 'API_KEYS=%s\n' "$$key" > .env; \
+	echo "make: wrote .env with a new API key (API_KEYS); the dashboard will ask for it"
 
 down: ## Stop the compose stack
 	docker compose down

@@ -29,6 +29,9 @@ def _settings() -> Settings:
 def _serve(settings: Settings, host: str | None, port: int | None, roles: frozenset[Role]) -> None:
     from campaign_dispatch.app import create_app
 
+    refusal = settings.refuses_to_listen_on(host or settings.host)
+    if refusal:
+        raise click.ClickException(refusal)
     server: uvicorn.Server | None = None
     failed = False
 

@@ -1,5 +1,6 @@
 """Settings, read once from the environment (and a `.env` file) via get_settings()."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -60,9 +61,30 @@ class Settings(BaseSettings):
         """The longest wait before retry n (1-based): base * 2^(n-1)."""
         return [self.retry_base_delay_ms * 2 ** (n - 1) for n in range(1, self.max_retries + 1)]
 
+    def refuses_to_listen_on(self, host: str) -> str | None:
+        """Why a process must not serve on `host`, or None: anything but loopback without
+        API keys would hand every customer and the send button to whoever reaches it."""
+        if self.api_key_set or self.allow_unauthenticated or _is_loopback(host):
+            return None
+        return (
+            f"refusing to serve on {host} without API_KEYS: anyone who can reach it could "
+            "read every customer and send messages. Set API_KEYS (comma-separated keys), "
+            "listen on 127.0.0.1, or set ALLOW_UNAUTHENTICATED=1 if something in front of "
+            "this process authenticates every request."
+        )
+
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgresql", "postgres"))
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 @lru_cache
