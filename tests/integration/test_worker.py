@@ -212,23 +212,28 @@ async def test_a_claim_expiring_at_the_retry_limit_fails_with_a_dlq_copy(
     assert (await campaign_status(client, campaign["id"]))["status"] == "failed"
 
 
-async def test_lost_jobs_are_republished_only_when_the_queue_is_empty(
+async def test_a_lost_job_is_republished_by_age_while_the_queue_never_empties(
     client, runtime, make_customer, make_campaign
 ):
     campaign = await send(client, make_customer, make_campaign, count=2)
+    [lost, recent] = await messages(runtime, campaign["id"])
     long_ago = utcnow() - timedelta(hours=1)
     async with runtime.sessions() as session, session.begin():
         await session.execute(
             update(OutboundMessage)
-            .where(OutboundMessage.campaign_id == campaign["id"])
+            .where(OutboundMessage.id == lost.id)
             .values(enqueued_at=long_ago)
         )
+        await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == recent.id)
+            .values(enqueued_at=utcnow())
+        )
     recovery = recovery_for(runtime)
-    runtime.queue.put(b'{"outbound_message_id": 1, "attempt": 0}')  # jobs still waiting
+    runtime.queue.put(b'{"outbound_message_id": 999999, "attempt": 0}')  # the queue is busy
 
     await recovery.sweep()
-    assert {m.enqueued_at for m in await messages(runtime, campaign["id"])} == {long_ago}
-
-    runtime.queue._items.clear()  # the queue is empty: those jobs are lost
-    await recovery.sweep()
-    assert {m.enqueued_at for m in await messages(runtime, campaign["id"])} == {None}
+    by_id = {m.id: m.enqueued_at for m in await messages(runtime, campaign["id"])}
+    assert by_id[lost.id] is None  # handed back to the relay, to be published again
+    assert by_id[recent.id] is not None  # published recently: not lost, left alone
+    assert await runtime.queue.waiting() == 1  # whatever waited is still there

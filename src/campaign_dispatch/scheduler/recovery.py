@@ -66,13 +66,11 @@ class Recovery:
             log.info("recovered unfinished work", republish=forgotten, interrupted=len(crashed))
 
     async def _requeue_lost(self, now: datetime) -> int:
-        """Republish jobs published long ago, but only when the queue is empty: while
-        jobs still wait in it (workers down or slow), nothing was lost."""
-        try:
-            if await self.queue.waiting() > 0:
-                return 0
-        except QueueUnavailable:
-            return 0
+        """Republish jobs published more than `requeue_after` ago and still not consumed,
+        whatever else waits in the queue: on a busy system the queue may never be empty,
+        and a lost job must not leave its campaign `sending` for good. The relay stamps a
+        republished job anew, so a job the broker does still hold gets at most one
+        duplicate per `requeue_after`; a duplicate claims nothing and is acknowledged."""
         async with self.database.sessions.begin() as session:
             published_before = now - self.requeue_after
             return await self.repositories.recovery.requeue_lost(session, published_before)
