@@ -54,7 +54,7 @@ class Relay:
                 return 0
             jobs = [Job(d.message_id, d.attempt) for d in due]
             await self.queue.publish(jobs)
-            await self.outbox.mark_enqueued(session, [j.message_id for j in jobs], utcnow())
+            await self.outbox.mark_enqueued(session, due, utcnow())
         metrics.JOBS_PUBLISHED.inc(len(jobs))
         return len(jobs)
 

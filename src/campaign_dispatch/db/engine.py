@@ -47,10 +47,11 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
+            hide_parameters=True,  # customers' names and numbers stay out of logged errors
             connect_args={"server_settings": {"timezone": "UTC", "jit": "off"}},
         )
     else:
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         _make_sqlite_safe(engine)
 
     @event.listens_for(engine.sync_engine, "do_connect")

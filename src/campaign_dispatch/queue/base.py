@@ -35,7 +35,9 @@ class Job:
         try:
             data = json.loads(body)
             message_id, attempt = data["outbound_message_id"], data.get("attempt", 0)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            # RecursionError: a deeply nested body ("[[[[…") is malformed too, not a crash
+            # that would hand the job back for ever.
             raise ValueError(f"not a job: {body[:100]!r}") from None
         in_range = (
             type(message_id) is int  # not bool, not float

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import OutboundMessage as M
@@ -40,14 +39,18 @@ class OutboxRepository:
         )
         return [DueMessage(message_id, attempt) for message_id, attempt in rows.all()]
 
-    async def mark_enqueued(self, session: AsyncSession, ids: Sequence[int], now: datetime) -> None:
-        if ids:
+    async def mark_enqueued(
+        self, session: AsyncSession, published: Sequence[DueMessage], now: datetime
+    ) -> None:
+        """Published at exactly these attempts: a message that has moved on to a newer
+        attempt meanwhile stays unpublished, so its own job is not hidden by a stale mark."""
+        if published:
+            keys = [(p.message_id, p.attempt) for p in published]
             await session.execute(
-                update(M).where(self._ids(ids), M.enqueued_at.is_(None)).values(enqueued_at=now)
+                update(M)
+                .where(tuple_(M.id, M.retry_count).in_(keys), M.enqueued_at.is_(None))
+                .values(enqueued_at=now)
             )
-
-    def _ids(self, ids: Sequence[int]) -> ColumnElement[bool]:
-        return M.id.in_(ids)
 
     async def notify(self, session: AsyncSession) -> None:
         """Wake relays in other processes once this transaction commits (no-op: SQLite has
@@ -60,10 +63,30 @@ class OutboxRepository:
         return count or 0
 
 
+_PG_MARK = text(
+    """
+    UPDATE outbound_messages AS m SET enqueued_at = :now
+    FROM unnest(CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[])) AS k(id, attempt)
+    WHERE m.id = k.id AND m.retry_count = k.attempt AND m.enqueued_at IS NULL
+    """
+)
+
+
 class PostgresOutboxRepository(OutboxRepository):
-    def _ids(self, ids: Sequence[int]) -> ColumnElement[bool]:
-        # One array parameter instead of one bind per id (the relay marks thousands).
-        return M.id == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(BigInteger)))
+    async def mark_enqueued(
+        self, session: AsyncSession, published: Sequence[DueMessage], now: datetime
+    ) -> None:
+        # Two array parameters instead of two binds per message (the relay marks
+        # thousands), joined row by row through the primary key.
+        if published:
+            await session.execute(
+                _PG_MARK,
+                {
+                    "ids": [p.message_id for p in published],
+                    "attempts": [p.attempt for p in published],
+                    "now": now,
+                },
+            )
 
     async def notify(self, session: AsyncSession) -> None:
         # PostgreSQL delivers a NOTIFY only if the transaction commits.

@@ -19,6 +19,7 @@ from campaign_dispatch.db import Database
 from campaign_dispatch.providers import Sender, SendError
 from campaign_dispatch.queue import Delivery, Job, JobQueue, QueueUnavailable
 from campaign_dispatch.repositories.claims import CampaignTemplate, Claim
+from campaign_dispatch.repositories.outbox import DueMessage
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
 from campaign_dispatch.statuses import Channel
 from campaign_dispatch.templating import Personalizer, TemplateError
@@ -56,7 +57,7 @@ class BatchProcessor:
             else:
                 jobs[job.message_id] = (job, delivery)
 
-        claims = await self._claim([job for job, _ in jobs.values()])
+        claims, templates = await self._claim([job for job, _ in jobs.values()])
         claimed = {c.message_id for c in claims}
         ignored += [d for mid, (_, d) in jobs.items() if mid not in claimed]
         if len(claimed) < len(jobs):
@@ -64,7 +65,7 @@ class BatchProcessor:
 
         metrics.IN_FLIGHT.inc(len(claims))
         try:
-            results = await asyncio.gather(*(self._attempt(c) for c in claims))
+            results = await asyncio.gather(*(self._attempt(c, templates) for c in claims))
         finally:
             metrics.IN_FLIGHT.dec(len(claims))
         if results:
@@ -76,23 +77,29 @@ class BatchProcessor:
             await delivery.ack()
         await self.complete_finished()
 
-    async def _claim(self, jobs: list[Job]) -> list[Claim]:
+    async def _claim(self, jobs: list[Job]) -> tuple[list[Claim], dict[int, CampaignTemplate]]:
+        """The claims, and the templates of their campaigns: this batch's own mapping, so
+        that another lane clearing the shared cache cannot take one away mid-batch."""
         if not jobs:
-            return []
+            return [], {}
         lease = timedelta(seconds=self.lease_seconds)
         async with self.database.statement_sessions.begin() as session:
             claims = await self.repositories.claims.claim(session, jobs, utcnow(), lease)
             if not claims:
-                return []
-            if len(self._templates) > 10_000:  # bounded; cleared before use, never during
-                self._templates.clear()
-            missing = {c.campaign_id for c in claims} - self._templates.keys()
+                return [], {}
+            wanted = {c.campaign_id for c in claims}
+            missing = wanted - self._templates.keys()
             if missing:
                 found = await self.repositories.claims.templates(session, sorted(missing))
+                if len(self._templates) + len(found) > 10_000:  # bounded
+                    self._templates.clear()
                 self._templates.update(found)
-        return claims
+        cached = self._templates
+        return claims, {cid: cached[cid] for cid in wanted if cid in cached}
 
-    async def _attempt(self, claim: Claim) -> AttemptResult:
+    async def _attempt(
+        self, claim: Claim, templates: Mapping[int, CampaignTemplate]
+    ) -> AttemptResult:
         def result(
             rendered: str | None, error: str | None, retryable: bool = True
         ) -> AttemptResult:
@@ -100,24 +107,29 @@ class BatchProcessor:
                 claim.message_id, claim.campaign_id, claim.attempt, rendered, error, retryable
             )
 
-        campaign = self._templates[claim.campaign_id]
+        campaign = templates.get(claim.campaign_id)
+        if campaign is None:  # the campaign row is gone
+            return result(None, "campaign not found", retryable=False)
         if claim.customer is None:
             return result(None, "customer not found", retryable=False)
-        try:
-            rendered = await self.personalizer.personalize(
-                campaign.template, claim.customer, channel=campaign.channel
-            )
-        except TemplateError as exc:  # cannot get better by retrying
-            return result(None, f"template error: {exc}", retryable=False)
-        except Exception as exc:  # a personalizer fault fails this attempt, not the batch
-            log.exception("personalizer raised unexpectedly", message_id=claim.message_id)
-            return result(None, f"personalization failed: {exc!r}")
-        timeout = (
-            self.lease_seconds / 2
-        )  # well inside the lease: a slow provider cannot outlive the claim
+        # Rendering and sending share one deadline well inside the lease: a slow
+        # personalizer or provider cannot outlive the claim.
+        timeout = self.lease_seconds / 2
+        rendered: str | None = None
         with metrics.SEND_ATTEMPT_SECONDS.time():
             try:
                 async with asyncio.timeout(timeout):
+                    try:
+                        rendered = await self.personalizer.personalize(
+                            campaign.template, claim.customer, channel=campaign.channel
+                        )
+                    except TemplateError as exc:  # cannot get better by retrying
+                        return result(None, f"template error: {exc}", retryable=False)
+                    except Exception as exc:  # a personalizer fault fails this attempt only
+                        log.exception(
+                            "personalizer raised unexpectedly", message_id=claim.message_id
+                        )
+                        return result(None, f"personalization failed: {exc!r}")
                     await self.senders[campaign.channel].send(
                         message_id=claim.message_id,
                         channel=campaign.channel,
@@ -127,7 +139,8 @@ class BatchProcessor:
             except SendError as exc:
                 return result(rendered, str(exc) or type(exc).__name__)
             except TimeoutError:
-                return result(rendered, f"provider timed out after {timeout:g}s")
+                stage = "provider" if rendered is not None else "personalizer"
+                return result(rendered, f"{stage} timed out after {timeout:g}s")
             except Exception as exc:
                 log.exception("sender raised unexpectedly", message_id=claim.message_id)
                 return result(rendered, f"unexpected sender error: {exc!r}")
@@ -171,7 +184,7 @@ class BatchProcessor:
 
     async def _schedule_retries(self, decisions: Decisions) -> None:
         """Hand retries to the delay queues; any not handed over, the relay publishes when due."""
-        published: list[int] = []
+        published: list[DueMessage] = []
         for retry in decisions.retries:
             try:
                 await self.queue.publish_retry(retry.job, retry.delay_seconds)
@@ -180,7 +193,7 @@ class BatchProcessor:
                     "retry left to the outbox", message_id=retry.job.message_id, error=str(exc)
                 )
                 break
-            published.append(retry.job.message_id)
+            published.append(DueMessage(retry.job.message_id, retry.job.attempt))
         if published:
             async with self.database.statement_sessions.begin() as session:
                 await self.repositories.outbox.mark_enqueued(session, published, utcnow())

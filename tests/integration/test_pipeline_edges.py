@@ -1,0 +1,98 @@
+"""Edges of the pipeline that once crashed or misled it: hostile job bodies, a stale
+publish mark, a shared template cache emptied mid-batch, a personalizer that hangs."""
+
+import asyncio
+
+from sqlalchemy import update
+
+from campaign_dispatch.background import Role
+from campaign_dispatch.clock import utcnow
+from campaign_dispatch.models import OutboundMessage
+from campaign_dispatch.repositories.outbox import DueMessage
+from campaign_dispatch.templating import TemplatePersonalizer
+from campaign_dispatch.worker.processor import BatchProcessor
+from tests.pipeline_helpers import eventually, messages, send_to_new_customers
+
+DEEP = b"[" * 100_000
+
+
+async def test_a_deeply_nested_job_body_is_dead_lettered_not_looped(runtime):
+    await runtime.start({Role.WORKER})
+    runtime.queue.put(DEEP)
+    await eventually(lambda: asyncio.sleep(0, runtime.queue.idle and runtime.queue.dead_letters))
+    [(body, reason)] = runtime.queue.dead_letters
+    assert body == DEEP
+    assert reason.startswith("malformed job")
+
+
+async def test_a_stale_publish_mark_leaves_a_newer_attempt_unpublished(
+    client, runtime, make_customer, make_campaign
+):
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 1)
+    [message] = await messages(runtime, campaign_id)
+    async with runtime.sessions() as session, session.begin():  # it moved on to attempt 2
+        await session.execute(
+            update(OutboundMessage).where(OutboundMessage.id == message.id).values(retry_count=2)
+        )
+    outbox = runtime.resources.repositories.outbox
+    async with runtime.sessions() as session, session.begin():  # attempt 1's job is marked late
+        await outbox.mark_enqueued(session, [DueMessage(message.id, 1)], utcnow())
+    [still] = await messages(runtime, campaign_id)
+    assert still.enqueued_at is None  # attempt 2's own job will still be published
+
+    async with runtime.sessions() as session, session.begin():
+        await outbox.mark_enqueued(session, [DueMessage(message.id, 2)], utcnow())
+    [marked] = await messages(runtime, campaign_id)
+    assert marked.enqueued_at is not None
+
+
+class SlowPersonalizer(TemplatePersonalizer):
+    async def personalize(self, template, values, *, channel):
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+async def test_a_hanging_personalizer_times_out_within_the_lease(
+    client, runtime, make_customer, make_campaign
+):
+    runtime.settings = runtime.settings.model_copy(update={"lease_seconds": 0.4, "max_retries": 0})
+    runtime.resources.personalizer = SlowPersonalizer()
+    await runtime.start({Role.RELAY, Role.WORKER})
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 1)
+
+    async def failed():
+        [row] = await messages(runtime, campaign_id)
+        return row.status == "failed" and row
+
+    row = await eventually(failed)
+    assert row.last_error == "personalizer timed out after 0.2s"
+
+
+async def test_emptying_the_template_cache_mid_batch_does_not_fail_the_batch(
+    client, runtime, make_customer, make_campaign, monkeypatch
+):
+    """Another lane may clear the shared cache while this one renders its batch."""
+    await runtime.start({Role.RELAY, Role.WORKER})
+    processor_cache: list[dict] = []
+    real_personalize = TemplatePersonalizer.personalize
+
+    async def personalize(self, template, values, *, channel):
+        for cache in processor_cache:
+            cache.clear()  # as another lane would, past the size bound
+        return await real_personalize(self, template, values, channel=channel)
+
+    monkeypatch.setattr(TemplatePersonalizer, "personalize", personalize)
+    real_claim = BatchProcessor._claim
+
+    async def claim(self, jobs):
+        processor_cache.append(self._templates)
+        return await real_claim(self, jobs)
+
+    monkeypatch.setattr(BatchProcessor, "_claim", claim)
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 5)
+
+    async def sent():
+        return {m.status for m in await messages(runtime, campaign_id)} == {"sent"}
+
+    await eventually(sent)
+    assert processor_cache  # the cache really was emptied under the batch
