@@ -1,5 +1,6 @@
 """The worker on the in-process queue: success, retries, redelivery, crashes, poison jobs."""
 
+from collections import deque
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -189,25 +190,37 @@ async def test_work_queued_before_a_restart_is_finished_after_it(
     assert runtime.sender.delivered == 3
 
 
-async def test_a_claim_expiring_at_the_retry_limit_fails_with_a_dlq_copy(
+async def test_a_claim_expiring_at_the_retry_limit_gets_one_more_attempt_then_fails(
     client, runtime, make_customer, make_campaign
 ):
+    """An expiry is not a failure: on the last attempt it still earns one more, once."""
     campaign = await send(client, make_customer, make_campaign, count=1)
     [row] = await messages(runtime, campaign["id"])
-    async with runtime.sessions() as session, session.begin():
-        await session.execute(
-            update(OutboundMessage)
-            .where(OutboundMessage.id == row.id)
-            .values(
-                status="sending", retry_count=3, lease_expires_at=utcnow() - timedelta(seconds=1)
-            )
-        )
-    recovery = recovery_for(runtime)
-    await recovery.sweep()
 
+    async def claim_expired(attempt):
+        async with runtime.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == row.id)
+                .values(
+                    status="sending",
+                    retry_count=attempt,
+                    lease_expires_at=utcnow() - timedelta(seconds=1),
+                )
+            )
+
+    recovery = recovery_for(runtime)
+    await claim_expired(3)  # the last attempt MAX_RETRIES allows
+    await recovery.sweep()
+    [again] = await messages(runtime, campaign["id"])
+    assert (again.status, again.retry_count, again.lease_expiries) == ("pending", 4, 1)
+    assert runtime.queue.dead_letters == deque()
+
+    await claim_expired(4)  # the extra attempt's claim runs out too
+    await recovery.sweep()
     [failed] = await messages(runtime, campaign["id"])
-    assert (failed.status, failed.retry_count) == ("failed", 3)
-    assert [Job.decode(body).message_id for body, _ in runtime.queue.dead_letters] == [row.id]
+    assert (failed.status, failed.retry_count, failed.lease_expiries) == ("failed", 4, 2)
+    assert [Job.decode(body) for body, _ in runtime.queue.dead_letters] == [Job(row.id, 4)]
     assert "lease expired" in runtime.queue.dead_letters[0][1]
     assert (await campaign_status(client, campaign["id"]))["status"] == "failed"
 

@@ -99,3 +99,15 @@ def test_backoff_doubles_and_jitter_stays_in_the_upper_half(fraction: float):
 def test_retry_numbers_start_at_one():
     with pytest.raises(ValueError, match="starts at 1"):
         POLICY.delay_seconds(0)
+
+
+def test_after_a_lease_expiry_one_more_attempt_is_allowed():
+    def after_expiry(n: int):
+        result = AttemptResult(7, 2, n, "Hi", "busy", True, lease_expiries=1)
+        return decide([result], POLICY, NOW)
+
+    assert after_expiry(3).outcomes[0].status == MessageStatus.PENDING  # the extra attempt
+    assert after_expiry(3).retries[0].job == Job(7, 4)
+    assert after_expiry(4).outcomes[0].status == MessageStatus.FAILED
+    assert POLICY.retries_allowed(0) == 3
+    assert POLICY.retries_allowed(5) == 4  # one extra attempt, however many expiries

@@ -79,6 +79,8 @@ class OutboundMessage(Timestamped, Base):
     rendered_content: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Claims on it that ran out; the first one grants an attempt beyond MAX_RETRIES.
+    lease_expiries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     available_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime())
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime())

@@ -38,6 +38,7 @@ class Claim:
     customer_id: int
     attempt: int
     customer: CustomerValues | None  # None: the customer row is gone
+    lease_expiries: int = 0  # claims on it that ran out before this one
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class ClaimRepository:
             update(M)
             .where(tuple_(M.id, M.retry_count).in_(pairs), M.status == MessageStatus.PENDING)
             .values(status=MessageStatus.SENDING, lease_expires_at=now + lease, updated_at=now)
-            .returning(M.id, M.campaign_id, M.customer_id, M.retry_count)
+            .returning(M.id, M.campaign_id, M.customer_id, M.retry_count, M.lease_expiries)
         )
         rows = result.all()
         if not rows:
@@ -69,7 +70,10 @@ class ClaimRepository:
             select(Customer.id, *columns).where(Customer.id.in_({row[2] for row in rows}))
         )
         customers = {r[0]: dict(zip(CUSTOMER_FIELDS, r[1:], strict=True)) for r in found.all()}
-        return [Claim(mid, cid, cust, n, customers.get(cust)) for mid, cid, cust, n in rows]
+        return [
+            Claim(mid, cid, cust, n, customers.get(cust), expiries)
+            for mid, cid, cust, n, expiries in rows
+        ]
 
     async def templates(
         self, session: AsyncSession, campaign_ids: Sequence[int]
@@ -95,10 +99,10 @@ _PG_CLAIM = text(
         SET status = :to_status, lease_expires_at = :lease_until, updated_at = :now
         FROM keys
         WHERE m.id = keys.id AND m.retry_count = keys.attempt AND m.status = :from_status
-        RETURNING m.id, m.campaign_id, m.customer_id, m.retry_count
+        RETURNING m.id, m.campaign_id, m.customer_id, m.retry_count, m.lease_expiries
     )
     SELECT claimed.id, claimed.campaign_id, claimed.customer_id, claimed.retry_count,
-           c.id IS NOT NULL, {_CUSTOMER_COLUMNS}
+           claimed.lease_expiries, c.id IS NOT NULL, {_CUSTOMER_COLUMNS}
     FROM claimed LEFT JOIN customers AS c ON c.id = claimed.customer_id
     """  # noqa: S608 (the only interpolation is the constant column list)
 )
@@ -127,7 +131,8 @@ class PostgresClaimRepository(ClaimRepository):
                 row[1],
                 row[2],
                 row[3],
-                dict(zip(CUSTOMER_FIELDS, row[5:], strict=True)) if row[4] else None,
+                dict(zip(CUSTOMER_FIELDS, row[6:], strict=True)) if row[5] else None,
+                row[4],
             )
             for row in rows.all()
         ]

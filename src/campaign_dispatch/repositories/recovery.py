@@ -20,7 +20,8 @@ LEASE_EXPIRED = "worker stopped before recording the outcome (lease expired)"
 class ExpiredClaim:
     message_id: int
     campaign_id: int
-    status: MessageStatus  # pending (retried) or failed (at the retry limit)
+    status: MessageStatus  # pending (tried again) or failed (past the attempts allowed)
+    attempt: int  # the attempt whose claim ran out
 
 
 class RecoveryRepository:
@@ -31,27 +32,34 @@ class RecoveryRepository:
         max_retries: int,
         expired_before: datetime | None = None,
     ) -> list[ExpiredClaim]:
-        """Claims whose lease ran out count as a failed attempt: retried, or failed at the limit.
+        """Claims whose lease ran out are tried again at once, as a new attempt.
 
-        `expired_before` defaults to `now`; the embedded mode passes a later time at start,
-        since no claim can outlive the process that made it.
+        An expiry is not a failure (the provider may have taken the message and only the
+        record was lost, or nothing was tried): a message's first expiry grants it one
+        attempt beyond `max_retries`, so even an expiry on the last attempt is tried
+        again. Past that extra attempt it fails for good. `expired_before` defaults to
+        `now`; the embedded mode passes a later time at start, since no claim can
+        outlive the process that made it.
         """
-        exhausted = M.retry_count >= max_retries
+        exhausted = M.retry_count >= max_retries + 1
         result = await session.execute(
             update(M)
             .where(M.status == MessageStatus.SENDING, M.lease_expires_at < (expired_before or now))
             .values(
                 status=case((exhausted, MessageStatus.FAILED), else_=MessageStatus.PENDING),
                 retry_count=case((exhausted, M.retry_count), else_=M.retry_count + 1),
+                lease_expiries=M.lease_expiries + 1,
                 last_error=LEASE_EXPIRED,
                 enqueued_at=None,
                 available_at=now,
                 lease_expires_at=None,
                 updated_at=now,
             )
-            .returning(M.id, M.campaign_id, M.status)
+            .returning(M.id, M.campaign_id, M.status, M.retry_count)
         )
-        return [ExpiredClaim(mid, cid, MessageStatus(status)) for mid, cid, status in result.all()]
+        return [
+            ExpiredClaim(mid, cid, MessageStatus(status), n) for mid, cid, status, n in result.all()
+        ]
 
     async def requeue_lost(self, session: AsyncSession, published_before: datetime) -> int:
         """Pending jobs published long ago and never consumed: publish them again."""

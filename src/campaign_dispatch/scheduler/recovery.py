@@ -36,9 +36,9 @@ class Recovery:
         now = utcnow()
         async with self.database.sessions.begin() as session:
             expired = await self.repositories.recovery.expire_leases(session, now, self.max_retries)
-        failed = [e.message_id for e in expired if e.status == MessageStatus.FAILED]
-        for message_id in failed:
-            await self._dead_letter(message_id)
+        failed = [e for e in expired if e.status == MessageStatus.FAILED]
+        for claim in failed:
+            await self._dead_letter(claim.message_id, claim.attempt)
         requeued = await self._requeue_lost(now)
         async with self.database.sessions.begin() as session:
             finished = await self.repositories.outcomes.complete_campaigns(session, None, now)
@@ -75,10 +75,10 @@ class Recovery:
             published_before = now - self.requeue_after
             return await self.repositories.recovery.requeue_lost(session, published_before)
 
-    async def _dead_letter(self, message_id: int) -> None:
-        reason = f"failed after {self.max_retries} retries: worker lease expired"
+    async def _dead_letter(self, message_id: int, attempt: int) -> None:
+        reason = f"failed after {attempt} retries: worker lease expired"
         try:
-            await self.queue.dead_letter(Job(message_id, self.max_retries).encode(), reason)
+            await self.queue.dead_letter(Job(message_id, attempt).encode(), reason)
         except QueueUnavailable as exc:  # the database already holds the outcome
             log.warning("dead-letter copy not published", message_id=message_id, error=str(exc))
 

@@ -18,6 +18,13 @@ class RetryPolicy:
     jitter: Callable[[], float] = random.random
     """A fraction in [0, 1): where in its upper half each delay falls."""
 
+    def retries_allowed(self, lease_expiries: int) -> int:
+        """MAX_RETRIES, plus one attempt once a claim on the message has run out: an
+        expiry is not a failure (the provider may have taken the message, or nothing was
+        tried), and the provider's idempotency key covers a duplicate. Only one: a message
+        whose claims keep running out must still end."""
+        return self.max_retries + min(lease_expiries, 1)
+
     def delay_seconds(self, retry_number: int) -> float:
         """Delay before retry n (1-based): base * 2^(n-1), jittered into its upper half.
 
@@ -40,6 +47,7 @@ class AttemptResult:
     rendered: str | None
     error: str | None = None
     retryable: bool = True
+    lease_expiries: int = 0  # the message's claims that ran out before this attempt
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ def decide(results: Sequence[AttemptResult], policy: RetryPolicy, now: datetime)
     for r in results:
         if r.error is None:
             status, retry_at = MessageStatus.SENT, None
-        elif r.retryable and r.attempt < policy.max_retries:
+        elif r.retryable and r.attempt < policy.retries_allowed(r.lease_expiries):
             retry_number = r.attempt + 1
             delay = policy.delay_seconds(retry_number)
             status, retry_at = MessageStatus.PENDING, now + timedelta(seconds=delay)

@@ -104,7 +104,13 @@ class BatchProcessor:
             rendered: str | None, error: str | None, retryable: bool = True
         ) -> AttemptResult:
             return AttemptResult(
-                claim.message_id, claim.campaign_id, claim.attempt, rendered, error, retryable
+                claim.message_id,
+                claim.campaign_id,
+                claim.attempt,
+                rendered,
+                error,
+                retryable,
+                claim.lease_expiries,
             )
 
         campaign = templates.get(claim.campaign_id)
