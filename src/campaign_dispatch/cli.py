@@ -18,6 +18,8 @@ from campaign_dispatch.logging_setup import configure_logging
 # Exit status of a process whose background service died: a supervisor (compose's
 # `restart:`, systemd, Kubernetes) starts it again.
 EXIT_BACKGROUND_FAILED = 3
+MAX_CONNECTIONS = 1000
+MAX_HEADER_BYTES = 64 * 1024
 
 
 def _settings() -> Settings:
@@ -49,6 +51,12 @@ def _serve(settings: Settings, host: str | None, port: int | None, roles: frozen
         access_log=False,  # request_context logs one line per request, with its id
         proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        # Bounds a flood of connections or oversized headers can push on the one event
+        # loop the API (and, embedded, the worker) runs on: past them, 503 or a closed
+        # connection instead of unbounded memory.
+        limit_concurrency=MAX_CONNECTIONS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        timeout_keep_alive=5,
     )
     server = uvicorn.Server(config)
     server.run()

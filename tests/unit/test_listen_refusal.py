@@ -72,3 +72,14 @@ def test_the_compose_stack_runs_only_with_the_key_make_up_writes(tmp_path) -> No
     assert len(written["API_KEYS"]) >= 32
     keyed = settings(host=host, api_keys=written["API_KEYS"])
     assert keyed.refuses_to_listen_on(host) is None
+
+
+def test_the_server_bounds_connections_and_header_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    configs = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: configs.append(self.config))
+    monkeypatch.setattr(cli, "_settings", lambda: settings())
+    assert CliRunner().invoke(cli.main, ["api"]).exit_code == 0
+    [config] = configs
+    assert config.limit_concurrency == cli.MAX_CONNECTIONS
+    assert config.h11_max_incomplete_event_size == cli.MAX_HEADER_BYTES
+    assert config.timeout_keep_alive <= 10
