@@ -234,15 +234,15 @@ async def test_stats_count_messages_by_status(client, runtime, make_campaign):
 
 
 async def test_unknown_campaign_is_404(client):
-    for campaign_id in ("999999", "0", "-1", str(2**63), str(10**30)):
+    for campaign_id in ("999999", str(2**63 - 1)):
         response = await client.get(f"/campaigns/{campaign_id}")
 
         error = assert_error(response, 404, "CAMPAIGN_NOT_FOUND")
         assert error["message"] == f"Campaign with ID {campaign_id} not found"
 
 
-async def test_non_integer_campaign_id_is_422(client):
-    for campaign_id in ("abc", "1.5", "1e3"):
+async def test_a_campaign_id_that_is_no_positive_64_bit_integer_is_422(client):
+    for campaign_id in ("abc", "1.5", "1e3", "0", "-1", str(2**63), str(10**30)):
         response = await client.get(f"/campaigns/{campaign_id}")
 
         error = assert_error(response, 422, "VALIDATION_ERROR")

@@ -142,16 +142,59 @@ async def test_unknown_ids_are_404(client):
         assert error["message"] == message
 
 
-async def test_non_integer_path_parameter_is_422(client):
-    for path, field in (
-        ("/campaigns/abc", "campaign_id"),
-        ("/campaigns/abc/messages", "campaign_id"),
-        ("/customers/1.5", "customer_id"),
-        ("/customers/one", "customer_id"),
-    ):
-        error = assert_envelope(await client.get(path), 422, "VALIDATION_ERROR")
+# Every way to write an id other than its canonical decimal form, including spellings a
+# loose integer parser reads as 1 ("1.0", "+1", " 1", "1_0", "01", a full-width digit).
+NON_CANONICAL_IDS = [
+    "abc",
+    "1.5",
+    "1.0",
+    "+1",
+    "%201",
+    "1%20",
+    "1_0",
+    "01",
+    "00",
+    "%EF%BC%91",
+    "0x1",
+    "1e0",
+    "-1",
+    "0",
+    str(2**63),
+    "9" * 40,
+]
+ID_ROUTES = [
+    ("GET", "/campaigns/{}", None, "campaign_id"),
+    ("GET", "/campaigns/{}/messages", None, "campaign_id"),
+    ("POST", "/campaigns/{}/personalized-preview", {"customer_id": 1}, "campaign_id"),
+    ("POST", "/campaigns/{}/send", {"customer_ids": [1]}, "campaign_id"),
+    ("GET", "/customers/{}", None, "customer_id"),
+]
 
-        assert [d["field"] for d in error["details"]] == [field], path
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), ID_ROUTES)
+async def test_a_path_id_not_in_canonical_form_is_422_naming_the_parameter(
+    client, make_customer, make_campaign, method, path, body, field
+):
+    assert (await make_customer())["id"] == 1
+    assert (await make_campaign())["id"] == 1
+
+    for spelled in NON_CANONICAL_IDS:
+        response = await client.request(method, path.format(spelled), json=body)
+
+        error = assert_envelope(response, 422, "VALIDATION_ERROR")
+        assert [d["field"] for d in error["details"]] == [field], spelled
+        assert error["message"].startswith(f"Invalid request: {field}: "), spelled
+    assert (await client.get("/campaigns/1")).json()["status"] == "draft"
+    canonical = await client.request(method, path.format(1), json=body)
+    assert canonical.status_code < 300, canonical.text
+
+
+async def test_the_largest_id_is_well_formed_and_simply_not_found(client):
+    for path, code in (
+        ("/campaigns/{}", "CAMPAIGN_NOT_FOUND"),
+        ("/customers/{}", "CUSTOMER_NOT_FOUND"),
+    ):
+        assert_envelope(await client.get(path.format(2**63 - 1)), 404, code)
 
 
 async def test_oversized_body_is_413(client, settings):

@@ -2,8 +2,9 @@
 
 import httpx
 import pytest
+from fastapi.routing import iter_route_contexts
 
-from campaign_dispatch.api.rate_limit import TokenBuckets
+from campaign_dispatch.api.rate_limit import SEND_PATH, TokenBuckets
 from campaign_dispatch.app import create_app
 from tests.pipeline_helpers import messages
 
@@ -23,8 +24,10 @@ PROTECTED = [
 ]
 
 
-def client_for(app, address="127.0.0.1"):
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 5000))
+def client_for(app, address="127.0.0.1", root_path=""):
+    transport = httpx.ASGITransport(
+        app=app, raise_app_exceptions=False, client=(address, 5000), root_path=root_path
+    )
     return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
@@ -325,3 +328,51 @@ def test_bucket_forgets_the_least_recently_seen_clients_beyond_its_bound():
 
     assert buckets.take("a") > 0
     assert buckets.take("b") == 0.0  # a fresh bucket
+
+
+# Spellings of "1" that a loose integer parser accepts, and segments that are no id at all:
+# each must be rejected at the route and still use up a token, so none is a way round it.
+SPELLED_IDS = ["1.0", "+1", "%201", "1%20", "1_0", "01", "%EF%BC%91", "0x1", "abc"]
+
+
+@pytest.mark.parametrize("spelled", SPELLED_IDS)
+async def test_a_send_with_a_differently_spelled_id_is_rejected_and_counted(
+    limited, runtime, spelled
+):
+    customer = await new_customer(limited)
+    first, second, third = [await new_campaign(limited) for _ in range(3)]
+    assert first == 1
+
+    spelled_send = await limited.post(
+        f"/campaigns/{spelled}/send", json={"customer_ids": [customer]}
+    )
+    granted = await send(limited, second, customer)
+    refused = await send(limited, third, customer)
+
+    assert spelled_send.status_code == 422, spelled_send.text
+    assert spelled_send.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert [d["field"] for d in spelled_send.json()["error"]["details"]] == ["campaign_id"]
+    assert await messages(runtime, first) == []
+    assert granted.status_code == 202
+    assert refused.status_code == 429
+
+
+async def test_sends_under_a_root_path_are_counted(limited_settings, runtime):
+    app = create_app(limited_settings, runtime.resources)
+    async with client_for(app, root_path="/api") as client:
+        customer = await new_customer(client)
+        campaigns = [await new_campaign(client) for _ in range(3)]
+        codes = [
+            (await client.post(f"/api/campaigns/{c}/send", json={"customer_ids": [customer]}))
+            for c in campaigns
+        ]
+
+    assert [r.status_code for r in codes] == [202, 202, 429]
+
+
+def test_the_limiter_counts_by_the_send_routes_own_pattern(settings, runtime):
+    app = create_app(settings, runtime.resources)
+    routes = iter_route_contexts(app.routes)
+    send_routes = [r for r in routes if getattr(r, "name", None) == "send_campaign"]
+
+    assert [r.path_regex.pattern for r in send_routes] == [SEND_PATH.pattern]

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from campaign_dispatch.api.deps import PageDep, ResourcesDep, SessionDep
+from campaign_dispatch.api.deps import CampaignId, PageDep, ResourcesDep, SessionDep
 from campaign_dispatch.api.errors import error_responses
 from campaign_dispatch.schemas.campaign import (
     CampaignCreate,
@@ -40,7 +40,7 @@ async def list_campaigns(
 
 
 @router.get("/{campaign_id}", response_model=CampaignDetail, responses=_NOT_FOUND)
-async def get_campaign(campaign_id: int, session: SessionDep) -> CampaignDetail:
+async def get_campaign(campaign_id: CampaignId, session: SessionDep) -> CampaignDetail:
     return await campaigns.detail(session, campaign_id)
 
 
@@ -48,7 +48,7 @@ async def get_campaign(campaign_id: int, session: SessionDep) -> CampaignDetail:
     "/{campaign_id}/personalized-preview", response_model=PreviewResponse, responses=_NOT_FOUND
 )
 async def personalized_preview(
-    campaign_id: int, body: PreviewRequest, resources: ResourcesDep
+    campaign_id: CampaignId, body: PreviewRequest, resources: ResourcesDep
 ) -> PreviewResponse:
     return await previews.preview_campaign(
         resources.database.sessions, resources.personalizer, campaign_id, body
@@ -57,7 +57,7 @@ async def personalized_preview(
 
 @router.get("/{campaign_id}/messages", response_model=Page[MessageRead], responses=_NOT_FOUND)
 async def list_messages(
-    campaign_id: int,
+    campaign_id: CampaignId,
     session: SessionDep,
     page: PageDep,
     status: Annotated[MessageStatus | None, Query()] = None,

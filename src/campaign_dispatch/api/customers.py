@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, UploadFile, status
 
-from campaign_dispatch.api.deps import PageDep, SessionDep
+from campaign_dispatch.api.deps import CustomerId, PageDep, SessionDep
 from campaign_dispatch.api.errors import error_responses
 from campaign_dispatch.schemas.common import Page
 from campaign_dispatch.schemas.customer import CustomerCreate, CustomerImportResult, CustomerRead
@@ -32,7 +32,7 @@ async def list_customers(
 
 
 @router.get("/{customer_id}", response_model=CustomerRead, responses=error_responses(404))
-async def get_customer(customer_id: int, session: SessionDep) -> CustomerRead:
+async def get_customer(customer_id: CustomerId, session: SessionDep) -> CustomerRead:
     return await customers.get(session, customer_id)
 
 

@@ -3,11 +3,13 @@
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.repositories.pagination import PageRequest
 from campaign_dispatch.resources import Resources
+from campaign_dispatch.schemas.common import MAX_ID, canonical_id
 
 _AFTER_COMMIT = "after_commit"
 
@@ -56,3 +58,14 @@ def page_request(
 
 SessionDep = Annotated[AsyncSession, Depends(transaction, scope="function")]
 PageDep = Annotated[PageRequest, Depends(page_request)]
+
+
+def _path_id(description: str) -> object:
+    # Anything but the canonical decimal form is a 422 naming the parameter (as a body
+    # id of 0 is); a well-formed id that names nothing is the resource's 404. The bounds
+    # come before the validator so that OpenAPI shows them as JSON Schema's.
+    return Path(gt=0, le=MAX_ID, description=description)
+
+
+CampaignId = Annotated[int, _path_id("A campaign's id"), BeforeValidator(canonical_id)]
+CustomerId = Annotated[int, _path_id("A customer's id"), BeforeValidator(canonical_id)]

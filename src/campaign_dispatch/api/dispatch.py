@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, status
 from fastapi.responses import JSONResponse
 
-from campaign_dispatch.api.deps import ResourcesDep, SessionDep, after_commit
+from campaign_dispatch.api.deps import CampaignId, ResourcesDep, SessionDep, after_commit
 from campaign_dispatch.api.errors import error_responses
 from campaign_dispatch.schemas.campaign import SendRequest, SendResponse
 from campaign_dispatch.services import dispatch
@@ -35,7 +35,7 @@ def _fingerprint(body: SendRequest) -> str:
     responses=error_responses(404, 409, 429),
 )
 async def send_campaign(
-    campaign_id: int,
+    campaign_id: CampaignId,
     body: SendRequest,
     session: SessionDep,
     resources: ResourcesDep,

@@ -4,23 +4,30 @@ Each API process counts on its own, so N replicas allow up to N times the limit;
 shared limit would need a shared store (Redis, or the database). The client is its API
 key when it presents a valid one, else its IP address: the socket's peer, since
 forwarded headers are not trusted (behind a proxy, all clients share the proxy's bucket).
+
+Which requests count is decided by the path's shape, the same pattern the router matches
+the send route with (`/campaigns/<any segment>/send`), not by whether the id is valid: a
+request the route would reject still costs a token, so no spelling of an id can reach
+the route without passing the bucket.
 """
 
 import hashlib
 import math
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 
 from starlette.datastructures import Headers
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from campaign_dispatch.api.errors import error_response
+from campaign_dispatch.api.paths import route_path
 from campaign_dispatch.api.security import is_valid_key, presented_key
 from campaign_dispatch.errors import RateLimited
 
-SEND_PATH = re.compile(r"^/campaigns/[0-9]+/send$")
+SEND_ROUTE = "/campaigns/{campaign_id}/send"
+SEND_PATH = compile_path(SEND_ROUTE)[0]  # the pattern the router matches the route by
 
 
 class TokenBuckets:
@@ -69,7 +76,7 @@ class SendRateLimit:
         if (
             scope["type"] != "http"
             or scope["method"] != "POST"
-            or not SEND_PATH.match(scope["path"])
+            or not SEND_PATH.match(route_path(scope))
         ):
             await self.app(scope, receive, send)
             return

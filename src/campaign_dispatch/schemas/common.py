@@ -1,12 +1,35 @@
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from campaign_dispatch.errors import ErrorCode
-from campaign_dispatch.models.base import MAX_ID
+from campaign_dispatch.models.base import MAX_ID as MAX_ID
 
 Id = Annotated[int, Field(gt=0, le=MAX_ID)]
+
+_CANONICAL_ID = re.compile(r"[1-9][0-9]*")
+_MAX_ID_DIGITS = len(str(MAX_ID))
+
+
+def canonical_id(value: object) -> object:
+    """An id in a URL path has one spelling: ASCII digits, no sign, no leading zero.
+
+    A loose integer parser also reads "1.0", "+1", " 1", "1_0", "01" and a full-width
+    digit one (U+FF11) as 1; accepting those would give one resource many URLs, and
+    anything keyed on the path (the send rate limit, logs, caches) could be walked around.
+    """
+    if not isinstance(value, str):
+        return value
+    if not _CANONICAL_ID.fullmatch(value):
+        raise ValueError(
+            "must be a positive whole number in decimal digits, "
+            "without sign, spaces, separators or leading zeros"
+        )
+    if len(value) > _MAX_ID_DIGITS:  # also spares int() a 4 000-digit string
+        raise ValueError(f"must be at most {MAX_ID}")
+    return int(value)
 
 
 def _to_utc_z(value: datetime) -> str:

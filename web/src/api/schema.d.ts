@@ -729,6 +729,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A campaign's id */
                 campaign_id: number;
             };
             cookie?: never;
@@ -787,6 +788,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A campaign's id */
                 campaign_id: number;
             };
             cookie?: never;
@@ -859,6 +861,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A campaign's id */
                 campaign_id: number;
             };
             cookie?: never;
@@ -920,6 +923,7 @@ export interface operations {
                 "Idempotency-Key"?: string | null;
             };
             path: {
+                /** @description A campaign's id */
                 campaign_id: number;
             };
             cookie?: never;
@@ -1109,6 +1113,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A customer's id */
                 customer_id: number;
             };
             cookie?: never;
