@@ -235,7 +235,7 @@ async def test_import_skips_duplicates_in_the_database_and_the_file(client, make
 
     body = (await upload(client, csv)).json()
 
-    assert body == {"created": 2, "skipped": 2, "errors": []}
+    assert body == {"created": 2, "skipped": 2, "errors": [], "errors_not_shown": 0}
     stored = await all_customers(client)
     assert sorted((c["phone"], c["first_name"]) for c in stored) == [
         ("+254700000001", "Existing"),
@@ -249,14 +249,14 @@ async def test_import_accepts_bom_crlf_quotes_and_column_order(client):
 
     body = (await upload(client, csv)).json()
 
-    assert body == {"created": 1, "skipped": 0, "errors": []}
+    assert body == {"created": 1, "skipped": 0, "errors": [], "errors_not_shown": 0}
     assert (await all_customers(client))[0]["first_name"] == "Smith, Jr."
 
 
 async def test_import_tolerates_spaced_and_capitalised_headers(client):
     body = (await upload(client, b"Phone, First_Name\n+254700000009, Ann\n")).json()
 
-    assert body == {"created": 1, "skipped": 0, "errors": []}
+    assert body == {"created": 1, "skipped": 0, "errors": [], "errors_not_shown": 0}
     assert (await all_customers(client))[0]["first_name"] == "Ann"
 
 
@@ -303,3 +303,15 @@ async def test_import_without_a_file_is_422(client):
 
     error = assert_error(response, 422, "VALIDATION_ERROR")
     assert [d["field"] for d in error["details"]] == ["file"]
+
+
+async def test_import_row_errors_stop_at_100_and_count_the_rest(client):
+    bad = "\n".join(f"bad{i},Nobody" for i in range(250))
+    csv = f"phone,first_name\n+254700000001,Ann\n{bad}\n+254700000002,Bo\n".encode()
+
+    body = (await upload(client, csv)).json()
+
+    assert body["created"] == 2
+    assert len(body["errors"]) == 100
+    assert [e["row"] for e in body["errors"]] == list(range(3, 103))
+    assert body["errors_not_shown"] == 150

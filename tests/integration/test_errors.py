@@ -8,7 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from campaign_dispatch.api.errors import error_response
 from campaign_dispatch.app import create_app
+from campaign_dispatch.errors import ValidationFailed
 from campaign_dispatch.services import campaigns as campaigns_service
 
 VALID = {"name": "Sale", "channel": "sms", "base_template": "Hi {first_name}"}
@@ -122,6 +124,66 @@ async def test_validation_error_lists_fields(client):
     error = assert_envelope(response, 422, "VALIDATION_ERROR")
     assert [d["field"] for d in error["details"]] == ["name", "channel", "base_template"]
     assert error["message"].startswith("Invalid request: name: ")
+
+
+async def test_validation_details_stop_at_100_and_the_message_names_the_total(client):
+    for path in ("/campaigns", "/campaigns/1/send"):
+        body = {**VALID, "customer_ids": [0] * 100_000}
+        if path.endswith("/send"):
+            body = {"customer_ids": [0] * 100_000}
+
+        response = await client.post(path, json=body)
+
+        error = assert_envelope(response, 422, "VALIDATION_ERROR")
+        assert len(error["details"]) == 100
+        assert error["details"][0] == {
+            "field": "customer_ids.0",
+            "message": "Input should be greater than 0",
+        }
+        assert "100000 errors" in error["message"]
+        assert "and 99900 more" in error["message"]
+        assert len(response.content) < 50_000
+
+
+async def test_all_details_are_shown_up_to_100_without_a_note(client):
+    response = await client.post("/campaigns", json={**VALID, "customer_ids": [0] * 99})
+
+    error = assert_envelope(response, 422, "VALIDATION_ERROR")
+    assert len(error["details"]) == 99
+    assert "more" not in error["message"]
+
+
+async def test_unknown_customer_ids_list_100_details_and_name_the_total(client):
+    unknown = list(range(1000, 1150))
+
+    response = await client.post("/campaigns", json={**VALID, "customer_ids": unknown})
+
+    error = assert_envelope(response, 422, "CUSTOMERS_NOT_FOUND")
+    assert len(error["details"]) == 100
+    assert error["details"][-1] == {"field": "customer_ids", "message": "customer 1099 not found"}
+    assert error["message"] == (
+        "150 customer id(s) do not exist: " + ", ".join(map(str, unknown[:20])) + " …and 130 more"
+    )
+
+
+def test_any_error_with_more_than_100_details_is_cut_to_100_with_a_note():
+    details = [{"field": f"f{i}", "message": "bad"} for i in range(250)]
+
+    response = error_response(ValidationFailed("Invalid", details=details))
+
+    error = json.loads(bytes(response.body))["error"]
+    assert error["details"] == details[:100]
+    assert error["message"] == "Invalid …and 150 more"
+
+
+async def test_huge_field_names_in_validation_errors_are_shortened(client):
+    body = {**VALID, "x" * (1024 * 1024): 1}
+
+    response = await client.post("/campaigns", json=body)
+
+    error = assert_envelope(response, 422, "VALIDATION_ERROR")
+    assert error["details"][0]["field"].startswith("xxx")
+    assert len(response.content) < 5_000
 
 
 async def test_query_validation_error_names_the_parameter(client):

@@ -1,5 +1,6 @@
 """Every error leaves as {"error": {"code", "message", "details"?}}: one place renders it."""
 
+import itertools
 from typing import Any
 
 import structlog
@@ -18,7 +19,7 @@ from campaign_dispatch.errors import (
     UnexpectedHttpStatus,
     ValidationFailed,
 )
-from campaign_dispatch.schemas.common import ErrorEnvelope
+from campaign_dispatch.schemas.common import MAX_ERROR_DETAILS, ErrorEnvelope, more_not_shown
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +30,7 @@ _DESCRIPTIONS = {
     409: "The resource is not in a state that allows this",
     413: "The request body is too large",
     415: "Unsupported content type",
-    422: "Invalid input; `details` names each field",
+    422: f"Invalid input; `details` names each field (at most {MAX_ERROR_DETAILS})",
     429: "Rate limited; see Retry-After",
     500: "Unexpected error",
     503: "A dependency (database) is unavailable; see Retry-After",
@@ -51,6 +52,9 @@ def envelope(
     details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    if details and len(details) > MAX_ERROR_DETAILS:  # a safety net: builders cap their own
+        message += more_not_shown(len(details), MAX_ERROR_DETAILS)
+        details = details[:MAX_ERROR_DETAILS]
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
@@ -74,11 +78,18 @@ def routing_error(exc: HTTPException) -> AppError:
     return cls(message or cls.code.replace("_", " ").capitalize(), headers=headers)
 
 
+_MAX_TEXT = 200  # a field name is the caller's text too: an unknown JSON key may be huge
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
+
+
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:]
-    return ".".join(parts) or "body"
+    return _short(".".join(parts) or "body")
 
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
@@ -88,11 +99,20 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
+    errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(MalformedJson("The request body is not valid JSON"))
-    details = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in errors]
+    # 100 000 bad ids are 100 000 errors: format only the ones that will be shown.
+    details = [
+        {"field": _field(tuple(e["loc"])), "message": _short(str(e["msg"]))}
+        for e in itertools.islice(errors, MAX_ERROR_DETAILS)
+    ]
     summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+    if len(errors) > MAX_ERROR_DETAILS:
+        summary += (
+            f" ({len(errors)} errors; the first {MAX_ERROR_DETAILS} are listed"
+            f"{more_not_shown(len(errors), MAX_ERROR_DETAILS)})"
+        )
     return error_response(ValidationFailed(f"Invalid request: {summary}", details=details))
 
 

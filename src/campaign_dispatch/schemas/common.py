@@ -32,6 +32,15 @@ def canonical_id(value: object) -> object:
     return int(value)
 
 
+MAX_ERROR_DETAILS = 100
+"""An error lists at most this many `details`; its message says how many were left out."""
+
+
+def more_not_shown(total: int, shown: int) -> str:
+    """The end of a message whose list was cut at `shown` of `total` entries ("" if not)."""
+    return f" …and {total - shown} more" if total > shown else ""
+
+
 def _to_utc_z(value: datetime) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)

@@ -46,4 +46,9 @@ class ImportRowError(ReadModel):
 class CustomerImportResult(ReadModel):
     created: int
     skipped: int
-    errors: list[ImportRowError]
+    errors: list[ImportRowError] = Field(
+        description="The first 100 rows that could not be imported, in file order"
+    )
+    errors_not_shown: int = Field(
+        0, description="How many more rows could not be imported (0 when `errors` is complete)"
+    )

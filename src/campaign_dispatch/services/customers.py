@@ -1,5 +1,7 @@
 import csv
 import io
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -10,7 +12,7 @@ from campaign_dispatch.errors import CustomerNotFound, UnknownCustomers, Validat
 from campaign_dispatch.models import Customer
 from campaign_dispatch.repositories import customers as repo
 from campaign_dispatch.repositories.pagination import PageRequest
-from campaign_dispatch.schemas.common import Page
+from campaign_dispatch.schemas.common import MAX_ERROR_DETAILS, Page, more_not_shown
 from campaign_dispatch.schemas.customer import (
     CustomerCreate,
     CustomerImportResult,
@@ -54,10 +56,13 @@ async def create(session: AsyncSession, data: CustomerCreate) -> CustomerRead:
 async def require_existing(session: AsyncSession, customer_ids: list[int], field: str) -> None:
     missing = await repo.missing_ids(session, customer_ids)
     if missing:
-        shown = ", ".join(map(str, missing[:20])) + (" …" if len(missing) > 20 else "")
+        shown = ", ".join(map(str, missing[:20])) + more_not_shown(len(missing), 20)
         raise UnknownCustomers(
             f"{len(missing)} customer id(s) do not exist: {shown}",
-            details=[{"field": field, "message": f"customer {i} not found"} for i in missing[:100]],
+            details=[
+                {"field": field, "message": f"customer {i} not found"}
+                for i in missing[:MAX_ERROR_DETAILS]
+            ],
         )
 
 
@@ -66,57 +71,86 @@ def _row_error(row: int, exc: ValidationError) -> ImportRowError:
     return ImportRowError(row=row, message="; ".join(parts))
 
 
+class _Rows:
+    """A CSV file's rows: the valid ones, and the first bad ones with a count of the rest."""
+
+    def __init__(self) -> None:
+        self.valid: list[dict[str, Any]] = []
+        self.errors: list[ImportRowError] = []
+        self.bad = 0
+
+    def reject(self, error: Callable[[], ImportRowError]) -> None:
+        # Only the rows that will be shown get a message built: a file of 200 000 bad
+        # rows costs a counter, not 200 000 formatted errors.
+        self.bad += 1
+        if len(self.errors) < MAX_ERROR_DETAILS:
+            self.errors.append(error())
+
+
+def _read_rows(text: str) -> _Rows:
+    reader = csv.DictReader(io.StringIO(text))
+    fields = set(CustomerCreate.model_fields)
+    header = reader.fieldnames
+    if header:
+        reader.fieldnames = header = [name.strip().lower() for name in header]
+    if not header or "phone" not in header:
+        raise ValidationFailed(
+            "The CSV needs a header row with at least a 'phone' column",
+            details=[{"field": "file", "message": f"allowed columns: {_listed(fields)}"}],
+        )
+    unknown = [name for name in header if name not in fields]
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown CSV column(s): {', '.join(unknown)}",
+            details=[{"field": "file", "message": f"allowed columns: {_listed(fields)}"}],
+        )
+    rows = _Rows()
+    for count, row in enumerate(reader, start=1):
+        if count > IMPORT_MAX_ROWS:
+            raise ValidationFailed(f"The CSV has more than {IMPORT_MAX_ROWS} rows")
+        line = reader.line_num  # the file's line, blank lines included
+        extra = row.pop(None, None)
+        if extra:
+            message = f"row has {len(extra)} more value(s) than the header"
+            rows.reject(partial(ImportRowError, row=line, message=message))
+            continue
+        cleaned = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in row.items()}
+        try:
+            rows.valid.append(CustomerCreate.model_validate(cleaned).model_dump())
+        except ValidationError as exc:
+            rows.reject(partial(_row_error, line, exc))
+    return rows
+
+
+def _listed(fields: set[str]) -> str:
+    return ", ".join(sorted(fields))
+
+
 async def import_csv(session: AsyncSession, content: bytes) -> CustomerImportResult:
     """Create customers from CSV rows; a bad row is reported and skipped, never half-imported.
 
     Rows whose phone already exists (in the database or earlier in the file) are skipped.
+    The first 100 bad rows are listed; `errors_not_shown` counts the rest.
     """
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationFailed("The CSV file must be UTF-8 encoded") from None
-    reader = csv.DictReader(io.StringIO(text))
-    fields = set(CustomerCreate.model_fields)
-    if reader.fieldnames:
-        reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
-    if not reader.fieldnames or "phone" not in reader.fieldnames:
-        raise ValidationFailed(
-            "The CSV needs a header row with at least a 'phone' column",
-            details=[{"field": "file", "message": f"allowed columns: {', '.join(sorted(fields))}"}],
-        )
-    unknown = [name for name in reader.fieldnames if name not in fields]
-    if unknown:
-        raise ValidationFailed(
-            f"Unknown CSV column(s): {', '.join(unknown)}",
-            details=[{"field": "file", "message": f"allowed columns: {', '.join(sorted(fields))}"}],
-        )
-
-    valid: list[tuple[int, dict[str, Any]]] = []
-    errors: list[ImportRowError] = []
-    for count, row in enumerate(reader, start=1):
-        if count > IMPORT_MAX_ROWS:
-            raise ValidationFailed(f"The CSV has more than {IMPORT_MAX_ROWS} rows")
-        row_number = reader.line_num  # the file's line, blank lines included
-        extra = row.pop(None, None)
-        if extra:
-            message = f"row has {len(extra)} more value(s) than the header"
-            errors.append(ImportRowError(row=row_number, message=message))
-            continue
-        cleaned = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in row.items()}
-        try:
-            valid.append((row_number, CustomerCreate.model_validate(cleaned).model_dump()))
-        except ValidationError as exc:
-            errors.append(_row_error(row_number, exc))
-
-    existing = await repo.existing_phones(session, [values["phone"] for _, values in valid])
+    rows = _read_rows(text)
+    existing = await repo.existing_phones(session, [values["phone"] for values in rows.valid])
     seen: set[str] = set(existing)
     to_insert = []
-    for _, values in valid:
+    for values in rows.valid:
         if values["phone"] not in seen:
             seen.add(values["phone"])
             to_insert.append(values)
     created = await repo.insert_many(session, to_insert)
-    return CustomerImportResult(created=created, skipped=len(valid) - created, errors=errors)
+    return CustomerImportResult(
+        created=created,
+        skipped=len(rows.valid) - created,
+        errors=rows.errors,
+        errors_not_shown=rows.bad - len(rows.errors),
+    )
 
 
 async def list_page(

@@ -384,8 +384,17 @@ export interface components {
             created: number;
             /** Skipped */
             skipped: number;
-            /** Errors */
+            /**
+             * Errors
+             * @description The first 100 rows that could not be imported, in file order
+             */
             errors: components["schemas"]["ImportRowError"][];
+            /**
+             * Errors Not Shown
+             * @description How many more rows could not be imported (0 when `errors` is complete)
+             * @default 0
+             */
+            errors_not_shown: number;
         };
         /** CustomerRead */
         CustomerRead: {
@@ -644,7 +653,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_CampaignSummary_"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -695,7 +704,7 @@ export interface operations {
                     "application/json": components["schemas"]["CampaignDetail"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -754,7 +763,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -817,7 +826,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -886,7 +895,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -961,7 +970,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1028,7 +1037,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_CustomerRead_"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1079,7 +1088,7 @@ export interface operations {
                     "application/json": components["schemas"]["CustomerRead"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1138,7 +1147,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1207,7 +1216,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1254,7 +1263,7 @@ export interface operations {
                     "application/json": components["schemas"]["PlaceholderList"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1314,7 +1323,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description Invalid input; `details` names each field */
+            /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
                     [name: string]: unknown;
