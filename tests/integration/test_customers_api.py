@@ -315,3 +315,36 @@ async def test_import_row_errors_stop_at_100_and_count_the_rest(client):
     assert len(body["errors"]) == 100
     assert [e["row"] for e in body["errors"]] == list(range(3, 103))
     assert body["errors_not_shown"] == 150
+
+
+async def test_import_with_cr_only_line_endings_is_read_line_by_line(client):
+    csv = b'phone,first_name\r+254700000001,Ann\r\rbad,Bo\r+254700000002,"Smith\rJr."\r'
+
+    response = await upload(client, csv)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["created"], body["skipped"]) == (2, 0)
+    assert [e["row"] for e in body["errors"]] == [4]
+    stored = await all_customers(client)
+    assert [(c["phone"], c["first_name"]) for c in stored] == [
+        ("+254700000002", "Smith\rJr."),
+        ("+254700000001", "Ann"),
+    ]
+
+
+OVERLONG_FIELDS = [
+    (b"phone,first_name\n+254700000001,Ann\n+254700000002," + b"x" * 140_000 + b"\n", 3),
+    (b'phone,first_name\n+254700000002,"' + b"x" * 140_000 + b'"\n', 2),
+    (b"phone,first_" + b"x" * 140_000 + b"\n+254700000002,Ann\n", 1),
+]
+
+
+@pytest.mark.parametrize(("content", "line"), OVERLONG_FIELDS)
+async def test_a_csv_field_over_the_parser_limit_is_422_naming_the_line(client, content, line):
+    response = await upload(client, content)
+
+    error = assert_error(response, 422, "VALIDATION_ERROR")
+    assert f"line {line}" in error["message"]
+    assert "131072" in error["message"]
+    assert await all_customers(client) == []

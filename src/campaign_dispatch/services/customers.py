@@ -87,38 +87,54 @@ class _Rows:
             self.errors.append(error())
 
 
-def _read_rows(text: str) -> _Rows:
-    reader = csv.DictReader(io.StringIO(text))
+def _read_rows(content: bytes) -> _Rows:
+    # Decoded as it is read, not into one string first (a StringIO of a 32 MiB file
+    # holds four bytes a character). newline="": the csv module then ends lines at \n,
+    # \r\n and a lone \r (old Mac and some spreadsheet exports), and keeps line breaks
+    # inside quoted fields.
+    text = io.TextIOWrapper(io.BytesIO(content), encoding="utf-8-sig", newline="")
+    reader = csv.DictReader(text)
     fields = set(CustomerCreate.model_fields)
-    header = reader.fieldnames
-    if header:
-        reader.fieldnames = header = [name.strip().lower() for name in header]
-    if not header or "phone" not in header:
+    try:
+        header = reader.fieldnames
+        if header:
+            reader.fieldnames = header = [name.strip().lower() for name in header]
+        if not header or "phone" not in header:
+            raise ValidationFailed(
+                "The CSV needs a header row with at least a 'phone' column",
+                details=[{"field": "file", "message": f"allowed columns: {_listed(fields)}"}],
+            )
+        unknown = [name for name in header if name not in fields]
+        if unknown:
+            raise ValidationFailed(
+                f"Unknown CSV column(s): {', '.join(unknown)}",
+                details=[{"field": "file", "message": f"allowed columns: {_listed(fields)}"}],
+            )
+        rows = _Rows()
+        for count, row in enumerate(reader, start=1):
+            if count > IMPORT_MAX_ROWS:
+                raise ValidationFailed(f"The CSV has more than {IMPORT_MAX_ROWS} rows")
+            line = reader.line_num  # the file's line, blank lines included
+            extra = row.pop(None, None)
+            if extra:
+                message = f"row has {len(extra)} more value(s) than the header"
+                rows.reject(partial(ImportRowError, row=line, message=message))
+                continue
+            cleaned = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in row.items()}
+            try:
+                rows.valid.append(CustomerCreate.model_validate(cleaned).model_dump())
+            except ValidationError as exc:
+                rows.reject(partial(_row_error, line, exc))
+    except UnicodeDecodeError:  # decoded in blocks, ahead of the line being read
+        raise ValidationFailed("The CSV file must be UTF-8 encoded") from None
+    except csv.Error as exc:
+        # A field over the parser's limit (131 072 characters), say: the file as a whole
+        # cannot be read past this point, so none of it is imported. The reader counts
+        # a line once it has parsed it, so the line it failed on is the next one.
         raise ValidationFailed(
-            "The CSV needs a header row with at least a 'phone' column",
-            details=[{"field": "file", "message": f"allowed columns: {_listed(fields)}"}],
-        )
-    unknown = [name for name in header if name not in fields]
-    if unknown:
-        raise ValidationFailed(
-            f"Unknown CSV column(s): {', '.join(unknown)}",
-            details=[{"field": "file", "message": f"allowed columns: {_listed(fields)}"}],
-        )
-    rows = _Rows()
-    for count, row in enumerate(reader, start=1):
-        if count > IMPORT_MAX_ROWS:
-            raise ValidationFailed(f"The CSV has more than {IMPORT_MAX_ROWS} rows")
-        line = reader.line_num  # the file's line, blank lines included
-        extra = row.pop(None, None)
-        if extra:
-            message = f"row has {len(extra)} more value(s) than the header"
-            rows.reject(partial(ImportRowError, row=line, message=message))
-            continue
-        cleaned = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in row.items()}
-        try:
-            rows.valid.append(CustomerCreate.model_validate(cleaned).model_dump())
-        except ValidationError as exc:
-            rows.reject(partial(_row_error, line, exc))
+            f"The CSV could not be read at line {reader.line_num + 1}: {exc}",
+            details=[{"field": "file", "message": str(exc)}],
+        ) from None
     return rows
 
 
@@ -132,11 +148,7 @@ async def import_csv(session: AsyncSession, content: bytes) -> CustomerImportRes
     Rows whose phone already exists (in the database or earlier in the file) are skipped.
     The first 100 bad rows are listed; `errors_not_shown` counts the rest.
     """
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationFailed("The CSV file must be UTF-8 encoded") from None
-    rows = _read_rows(text)
+    rows = _read_rows(content)
     existing = await repo.existing_phones(session, [values["phone"] for values in rows.valid])
     seen: set[str] = set(existing)
     to_insert = []
