@@ -92,7 +92,11 @@ def create_app(
     for module in (health, ops):
         app.include_router(module.router)
     docs.install(app, settings.web_dist_dir)
-    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        max_import_bytes=settings.max_import_bytes,
+    )
     if settings.send_rate_limit_per_minute:
         app.add_middleware(
             SendRateLimit, per_minute=settings.send_rate_limit_per_minute, api_keys=keys

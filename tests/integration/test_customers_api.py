@@ -305,6 +305,44 @@ async def test_import_without_a_file_is_422(client):
     assert [d["field"] for d in error["details"]] == ["file"]
 
 
+def generated_csv(rows: int, start: int = 0) -> bytes:
+    lines = [f"+2547{start + i:08d},Name{i},,Nairobi,Shoes" for i in range(rows)]
+    return ("phone,first_name,last_name,location,preferred_product\n" + "\n".join(lines)).encode()
+
+
+async def customer_count(client: httpx.AsyncClient) -> int:
+    response = await client.get("/customers", params={"page_size": 1})
+    return int(response.json()["pagination"]["total_count"])
+
+
+async def test_an_import_of_100_000_rows_creates_them_all_and_a_second_skips_them_all(client):
+    content = generated_csv(100_000)
+
+    first = await upload(client, content)
+    second = await upload(client, content)
+
+    assert first.status_code == 200, first.text[:500]
+    assert first.json() == {"created": 100_000, "skipped": 0, "errors": [], "errors_not_shown": 0}
+    assert second.status_code == 200, second.text[:500]
+    assert second.json() == {
+        "created": 0,
+        "skipped": 100_000,
+        "errors": [],
+        "errors_not_shown": 0,
+    }
+    assert await customer_count(client) == 100_000
+    newest = (await client.get("/customers", params={"page_size": 1})).json()["data"][0]
+    assert (newest["phone"], newest["first_name"]) == ("+254700099999", "Name99999")
+
+
+async def test_an_import_over_200_000_rows_is_rejected_whole(client):
+    response = await upload(client, generated_csv(200_001))
+
+    error = assert_error(response, 422, "VALIDATION_ERROR")
+    assert "200000" in error["message"]
+    assert await customer_count(client) == 0
+
+
 async def test_import_row_errors_stop_at_100_and_count_the_rest(client):
     bad = "\n".join(f"bad{i},Nobody" for i in range(250))
     csv = f"phone,first_name\n+254700000001,Ann\n{bad}\n+254700000002,Bo\n".encode()

@@ -285,12 +285,54 @@ async def test_oversized_chunked_body_without_length_is_413(client):
     assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
 
 
-async def test_oversized_upload_is_413(client):
-    files = {"file": ("big.csv", b"phone\n" + b"+254700000000\n" * (450_000), "text/csv")}
+@pytest.fixture
+async def small_limits(settings, runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """Bodies up to 64 KiB, the CSV import up to 1 MiB."""
+    limits = {"max_body_bytes": 64 * 1024, "max_import_bytes": MIB}
+    app = create_app(settings.model_copy(update=limits), runtime.resources)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+def csv_upload(size: int) -> dict[str, Any]:
+    rows = b"".join(b"+2547%08d,Name\n" % i for i in range(size // 19 + 1))
+    content = (b"phone,first_name\n" + rows)[:size]
+    assert len(content) == size
+    return {"file": ("customers.csv", content, "text/csv")}
+
+
+async def test_the_import_may_exceed_the_body_limit_up_to_the_import_limit(small_limits):
+    response = await small_limits.post("/customers/import", files=csv_upload(MIB - 4096))
+
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] > 50_000
+
+
+async def test_an_upload_over_the_import_limit_is_413(small_limits):
+    response = await small_limits.post("/customers/import", files=csv_upload(MIB + 1))
+
+    error = assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+    assert str(MIB) in error["message"]
+
+
+async def test_the_import_limit_applies_to_the_import_only(small_limits):
+    body = {**VALID, "base_template": "x" * (100 * 1024)}
+    for path in ("/campaigns", "/templates/preview", "/customers/import/x", "/customers"):
+        response = await small_limits.post(path, json=body)
+
+        error = assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+        assert str(64 * 1024) in error["message"], path
+
+
+async def test_the_import_limit_defaults_to_32_mib(client, settings):
+    assert settings.max_import_bytes == 32 * MIB
+    files = {"file": ("big.csv", b"phone\n" + b"+254700000000\n" * (2_500_000), "text/csv")}
 
     response = await client.post("/customers/import", files=files)
 
-    assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+    error = assert_envelope(response, 413, "PAYLOAD_TOO_LARGE")
+    assert str(32 * MIB) in error["message"]
 
 
 async def test_body_just_under_the_limit_is_accepted_by_the_limiter(client):

@@ -1,9 +1,13 @@
-"""Request hygiene before routing: JSON bodies must say so, and bodies have a size limit."""
+"""Request hygiene before routing: JSON bodies must say so, and bodies have a size limit.
+
+Bodies are limited to MAX_BODY_BYTES, the CSV import's to MAX_IMPORT_BYTES.
+"""
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaign_dispatch.api.errors import error_response
+from campaign_dispatch.api.paths import IMPORT_PATH, route_path
 from campaign_dispatch.errors import PayloadTooLarge, UnsupportedMediaType
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -12,27 +16,32 @@ _BODY_METHODS = {"POST", "PUT", "PATCH"}
 class _TooLarge(HTTPException):
     """An HTTPException, so that FastAPI passes it on instead of making it a 400."""
 
-    def __init__(self, max_body_bytes: int) -> None:
-        super().__init__(413, _too_large_message(max_body_bytes))
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large_message(limit))
 
 
-def _too_large_message(max_body_bytes: int) -> str:
-    return f"The request body exceeds {max_body_bytes} bytes"
+def _too_large_message(limit: int) -> str:
+    return f"The request body exceeds {limit} bytes"
 
 
 class RequestLimits:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, max_import_bytes: int | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_import_bytes = max_import_bytes or max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
+        is_import = scope["method"] == "POST" and route_path(scope) == IMPORT_PATH
+        limit = self.max_import_bytes if is_import else self.max_body_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._too_large(scope, receive, send)
+        if declared and declared.isdigit() and int(declared) > limit:
+            await self._too_large(limit, scope, receive, send)
             return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         has_body = declared not in (None, "0") or "transfer-encoding" in headers
@@ -53,8 +62,8 @@ class RequestLimits:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise _TooLarge(self.max_body_bytes)
+                if received > limit:
+                    raise _TooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -66,10 +75,10 @@ class RequestLimits:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._too_large(scope, receive, send)
+                await self._too_large(limit, scope, receive, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(PayloadTooLarge(_too_large_message(self.max_body_bytes)))
+    async def _too_large(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(PayloadTooLarge(_too_large_message(limit)))
         await response(scope, receive, send)
 
 

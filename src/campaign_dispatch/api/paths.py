@@ -2,6 +2,9 @@
 
 from starlette.types import Scope
 
+IMPORT_PATH = "/customers/import"
+"""The CSV upload: the one route whose body may exceed MAX_BODY_BYTES (to MAX_IMPORT_BYTES)."""
+
 
 def route_path(scope: Scope) -> str:
     """The path the router matches: without the root path a proxy mounts the app under.
