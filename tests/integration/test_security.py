@@ -376,3 +376,63 @@ def test_the_limiter_counts_by_the_send_routes_own_pattern(settings, runtime):
     send_routes = [r for r in routes if getattr(r, "name", None) == "send_campaign"]
 
     assert [r.path_regex.pattern for r in send_routes] == [SEND_PATH.pattern]
+
+
+# --- cross-site form posts ---------------------------------------------------------------
+
+# A page on another site can post these without a CORS preflight; with no API_KEYS set
+# nothing else would stop it, so only the CSV import may take a form.
+FORM_TARGETS = [
+    "/campaigns",
+    "/campaigns/1/send",
+    "/campaigns/1/personalized-preview",
+    "/customers",
+    "/templates/preview",
+]
+
+
+@pytest.mark.parametrize("path", FORM_TARGETS)
+async def test_a_multipart_form_post_outside_the_import_is_415(client, runtime, path):
+    campaign = await new_campaign(client)
+    customer = await new_customer(client)
+    assert (campaign, customer) == (1, 1)
+
+    response = await client.post(
+        path,
+        data={"name": "x", "channel": "sms", "base_template": "Hi", "customer_ids": "1"},
+        files={"file": ("x.csv", b"phone\n+254700000002\n", "text/csv")},
+    )
+
+    assert response.status_code == 415, response.text
+    assert response.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert await messages(runtime, campaign) == []
+    assert (await client.get("/campaigns")).json()["pagination"]["total_count"] == 1
+    assert (await client.get("/customers")).json()["pagination"]["total_count"] == 1
+
+
+@pytest.mark.parametrize("path", FORM_TARGETS)
+async def test_a_urlencoded_form_post_outside_the_import_is_415(client, path):
+    response = await client.post(path, data={"name": "x", "channel": "sms"})
+
+    assert response.status_code == 415, response.text
+    assert response.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+async def test_the_import_takes_multipart_and_urlencoded_forms_only(client):
+    multipart = await client.post(
+        "/customers/import", files={"file": ("x.csv", b"phone\n+254700000002\n", "text/csv")}
+    )
+    urlencoded = await client.post("/customers/import", data={"file": "phone"})
+    as_json = await client.post("/customers/import", json={"file": "phone\n+254700000003\n"})
+    as_text = await client.post(
+        "/customers/import",
+        content=b"phone\n+254700000004\n",
+        headers={"Content-Type": "text/csv"},
+    )
+
+    assert multipart.status_code == 200, multipart.text
+    assert urlencoded.status_code == 422  # a form, but the file is not a file
+    assert urlencoded.json()["error"]["code"] == "VALIDATION_ERROR"
+    for response in (as_json, as_text):
+        assert response.status_code == 415, response.text
+        assert "multipart/form-data" in response.json()["error"]["message"]

@@ -1,6 +1,11 @@
-"""Request hygiene before routing: JSON bodies must say so, and bodies have a size limit.
+"""Request hygiene before routing: what content types a body may have, and how large.
 
-Bodies are limited to MAX_BODY_BYTES, the CSV import's to MAX_IMPORT_BYTES.
+Every body-carrying route takes JSON only, except the CSV import, which takes a form
+(multipart, or URL-encoded) only. Forms and text/plain are what a page on another site
+can post without a CORS preflight; when no API_KEYS are set nothing else would stop such
+a post, so the one route that needs a form is the only one that accepts it.
+
+Bodies are limited to MAX_BODY_BYTES, the import's to MAX_IMPORT_BYTES.
 """
 
 from starlette.exceptions import HTTPException
@@ -11,6 +16,7 @@ from campaign_dispatch.api.paths import IMPORT_PATH, route_path
 from campaign_dispatch.errors import PayloadTooLarge, UnsupportedMediaType
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 class _TooLarge(HTTPException):
@@ -45,11 +51,15 @@ class RequestLimits:
             return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         has_body = declared not in (None, "0") or "transfer-encoding" in headers
-        if has_body and not _acceptable(content_type):
+        acceptable = content_type in _FORM_TYPES if is_import else _is_json(content_type)
+        if has_body and not acceptable:
+            wanted = (
+                "Send the CSV as multipart/form-data with a `file` field"
+                if is_import
+                else "Send JSON (Content-Type: application/json)"
+            )
             response = error_response(
-                UnsupportedMediaType(
-                    f"Send JSON (Content-Type: application/json), not {content_type or 'no type'}"
-                )
+                UnsupportedMediaType(f"{wanted}, not {content_type or 'no type'}")
             )
             await response(scope, receive, send)
             return
@@ -82,7 +92,5 @@ class RequestLimits:
         await response(scope, receive, send)
 
 
-def _acceptable(content_type: str) -> bool:
-    return content_type in ("application/json", "multipart/form-data") or content_type.endswith(
-        "+json"
-    )
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")

@@ -3,7 +3,7 @@
 from starlette.types import Scope
 
 IMPORT_PATH = "/customers/import"
-"""The CSV upload: the one route whose body may exceed MAX_BODY_BYTES (to MAX_IMPORT_BYTES)."""
+"""The CSV upload: the one route that takes a form, and a body beyond MAX_BODY_BYTES."""
 
 
 def route_path(scope: Scope) -> str:
