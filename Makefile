@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 WEB_STAMP := web/node_modules/.package-lock.json
 
-.PHONY: help run dev test test-py test-web lint bench up down migrate seed openapi clean
+.PHONY: help run dev test test-py test-web lint bench soak audit up down migrate seed openapi clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ lint: .venv/.synced $(WEB_STAMP) ## ruff, mypy (strict), eslint, tsc, compose fi
 
 bench: .venv/.synced ## Benchmarks against local PostgreSQL and RabbitMQ (README: Performance)
 	$(RUN) python -m bench
+
+soak: .venv/.synced ## Long fault run, not in CI: 200 000 messages, workers killed (docs/reliability.md)
+	$(RUN) python -m bench.soak
+
+audit: .venv/.synced $(WEB_STAMP) ## Known vulnerabilities in the locked Python and npm dependencies
+	$(RUN) python -m tests.audit
 
 migrate: .venv/.synced ## Apply database migrations
 	$(RUN) campaign-dispatch migrate

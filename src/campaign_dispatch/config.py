@@ -18,10 +18,13 @@ class Settings(BaseSettings):
     amqp_url: str | None = None
     queue_name: str = Field("campaign_sends", pattern=r"^[A-Za-z0-9_.\-]{1,200}$")
     rabbitmq_publisher: Literal["auto", "frames", "aio-pika"] = "auto"
+    queue_type: Literal["classic", "quorum"] = "classic"
+    publish_timeout_seconds: float = Field(10.0, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: str | None = None
     allow_unauthenticated: bool = False
+    allowed_hosts: str | None = None
     web_dist_dir: Path = _DEFAULT_WEB_DIST
 
     mock_sender_failure_rate: float = Field(0.05, ge=0.0, le=1.0)
@@ -46,7 +49,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 
-    @field_validator("amqp_url", "api_keys", "mock_sender_seed", mode="before")
+    @field_validator("amqp_url", "api_keys", "allowed_hosts", "mock_sender_seed", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

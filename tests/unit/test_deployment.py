@@ -79,7 +79,7 @@ STACK_VARS = {
     ENV_PREFIX + name for name in ("DATABASE_URL", "AMQP_URL", "HOST", "PORT", "WEB_DIST_DIR")
 }
 # Settings whose compose default deliberately differs from config.py's.
-STACK_DEFAULTS = {ENV_PREFIX + "LOG_FORMAT": "json"}
+STACK_DEFAULTS = {ENV_PREFIX + "LOG_FORMAT": "json", ENV_PREFIX + "QUEUE_TYPE": "quorum"}
 # A server in a container must accept connections from outside it.
 ALL_INTERFACES = ("0.0.0.0", "::")
 # What `npm run build` reads (vite.config.ts imports tooling/ and reads openapi.json).
