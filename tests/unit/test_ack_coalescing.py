@@ -87,7 +87,7 @@ def test_any_completion_order_acks_only_finished_deliveries(case, flush_after):
 async def test_the_coalescer_sends_one_frame_per_loop_turn_and_never_past_a_gap():
     frames: list[int] = []
 
-    async def send(tag: int) -> None:
+    async def send(tag: int, multiple: bool) -> None:
         frames.append(tag)
 
     acks = AckCoalescer(send)
@@ -102,7 +102,7 @@ async def test_the_coalescer_sends_one_frame_per_loop_turn_and_never_past_a_gap(
 
 
 async def test_a_failed_ack_frame_is_logged_not_raised():
-    async def send(tag: int) -> None:
+    async def send(tag: int, multiple: bool) -> None:
         raise ConnectionError("channel closed")
 
     acks = AckCoalescer(send)
@@ -115,7 +115,7 @@ async def test_acks_recorded_while_a_frame_is_in_flight_go_out_after_it():
     frames: list[int] = []
     gate = asyncio.Event()
 
-    async def send(tag: int) -> None:
+    async def send(tag: int, multiple: bool) -> None:
         await gate.wait()
         frames.append(tag)
 
@@ -127,6 +127,72 @@ async def test_acks_recorded_while_a_frame_is_in_flight_go_out_after_it():
     gate.set()
     await acks.drain()
     assert frames == [1, 3]
+
+
+class FakeBroker:
+    """The broker's side of one channel: which deliveries are still unacknowledged."""
+
+    def __init__(self, deliveries: int) -> None:
+        self.outstanding = set(range(1, deliveries + 1))
+        self.finished: set[int] = set()  # settled by the worker (its batch committed)
+        self.frames: list[tuple[int, bool]] = []
+
+    async def ack(self, tag: int, multiple: bool) -> None:
+        # RabbitMQ closes the channel on an ack for a tag that is not outstanding.
+        assert tag in self.outstanding, f"unknown delivery tag {tag}"
+        covered = {t for t in self.outstanding if t <= tag} if multiple else {tag}
+        assert covered <= self.finished, f"ack covers unfinished {sorted(covered - self.finished)}"
+        self.outstanding -= covered
+        self.frames.append((tag, multiple))
+
+
+async def test_deliveries_stuck_behind_a_slow_one_are_acked_one_by_one_past_the_limit():
+    broker = FakeBroker(20)
+    acks = AckCoalescer(broker.ack, stuck_limit=4)
+    for tag in range(2, 7):  # 1 hangs; 5 settled behind it: one over the limit
+        broker.finished.add(tag)
+        acks.ack(tag)
+        await acks.drain()
+    assert broker.outstanding == {1, *range(7, 21)}  # the window is open again
+    assert all(not multiple for _, multiple in broker.frames)
+    for tag in (7, 8):  # below the limit again: these wait for the watermark
+        broker.finished.add(tag)
+        acks.ack(tag)
+        await acks.drain()
+    assert {7, 8} <= broker.outstanding
+    broker.finished.add(1)
+    acks.ack(1)
+    await acks.drain()
+    assert broker.frames[-1] == (8, True)  # one multiple ack for 1, 7 and 8
+    assert broker.outstanding == set(range(9, 21))
+
+
+@given(
+    st.integers(1, 80).flatmap(
+        lambda n: st.tuples(
+            st.permutations(list(range(1, n + 1))), st.lists(st.booleans(), min_size=n, max_size=n)
+        )
+    ),
+    st.integers(1, 10),
+)
+async def test_any_completion_order_with_individual_acks_is_accepted_by_the_broker(case, limit):
+    """Multiple and single acks mixed, in any completion order: the broker never sees an
+    ack for an unknown tag or one covering an unfinished delivery, and in the end every
+    acked delivery is acknowledged."""
+    order, acked = case
+    broker = FakeBroker(len(order))
+    acks = AckCoalescer(broker.ack, stuck_limit=limit)
+    for tag in order:
+        broker.finished.add(tag)
+        if acked[tag - 1]:
+            acks.ack(tag)
+        else:  # released: the nack settles it at the broker on its own
+            broker.outstanding.discard(tag)
+            acks.settled_elsewhere(tag)
+        if tag % 3 == 0:
+            await acks.drain()
+    await acks.drain()
+    assert broker.outstanding == set()
 
 
 @pytest.mark.parametrize("job", [Job(1, 0), Job(123_456_789_012, 3)])

@@ -71,6 +71,7 @@ class Consumer:
         self._acks: AckCoalescer | None = None
         self._acks_channel: object = None
         self._old_acks: list[AckCoalescer] = []
+        self._prefetch = 1
 
     async def start(
         self, connection: AbstractRobustConnection, on_delivery: DeliveryCallback, prefetch: int
@@ -78,6 +79,7 @@ class Consumer:
         """aio-pika restores the channel and its QoS after a reconnect, but not a consumer
         it did not register, so a reopen callback starts consuming again on the new channel.
         """
+        self._prefetch = prefetch
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
         await channel.get_queue(self.queue_name)  # fails early if the queue is missing
@@ -104,10 +106,14 @@ class Consumer:
             if self._acks is not None:
                 self._old_acks = [a for a in self._old_acks if a.busy] + [self._acks]
 
-            async def send_ack(tag: int) -> None:
-                await channel.basic_ack(tag, multiple=True, wait=False)
+            async def send_ack(tag: int, multiple: bool) -> None:
+                await channel.basic_ack(tag, multiple=multiple, wait=False)
 
-            self._acks, self._acks_channel = AckCoalescer(send_ack), channel
+            # A quarter of the prefetch window may wait behind a slow delivery before
+            # they are acked one by one: the rest keeps the broker sending.
+            stuck_limit = max(1, self._prefetch // 4)
+            self._acks = AckCoalescer(send_ack, stuck_limit=stuck_limit)
+            self._acks_channel = channel
         return self._acks
 
     async def stop(self) -> None:
