@@ -74,6 +74,9 @@ class PreviewRequest(WriteModel):
 class TemplatePreviewRequest(WriteModel):
     template: Annotated[str, Field(min_length=1)]
     customer_id: Id
+    channel: Channel = Field(
+        default=Channel.SMS, description="The channel whose length bound the rendering must fit"
+    )
 
 
 class PreviewResponse(ReadModel):

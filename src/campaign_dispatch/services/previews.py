@@ -7,6 +7,7 @@ connection, or on SQLite the write lock, meanwhile.
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from campaign_dispatch.errors import InvalidTemplate
 from campaign_dispatch.schemas.campaign import (
     PreviewRequest,
     PreviewResponse,
@@ -16,7 +17,7 @@ from campaign_dispatch.schemas.customer import CustomerRead
 from campaign_dispatch.services import campaigns, customers
 from campaign_dispatch.services.templates import check_template
 from campaign_dispatch.statuses import Channel
-from campaign_dispatch.templating import CUSTOMER_FIELDS, Personalizer, sms_info
+from campaign_dispatch.templating import CUSTOMER_FIELDS, Personalizer, TemplateError, sms_info
 
 
 async def preview_campaign(
@@ -44,7 +45,7 @@ async def preview_template(
 ) -> PreviewResponse:
     async with sessions.begin() as session:
         customer = await customers.get(session, body.customer_id)
-    return await _preview(personalizer, body.template, customer, Channel.SMS, "template")
+    return await _preview(personalizer, body.template, customer, body.channel, "template")
 
 
 async def _preview(
@@ -52,7 +53,10 @@ async def _preview(
 ) -> PreviewResponse:
     check_template(template, field)
     values = {name: getattr(customer, name) for name in CUSTOMER_FIELDS}
-    rendered = await personalizer.personalize(template, values, channel=channel)
+    try:
+        rendered = await personalizer.personalize(template, values, channel=channel)
+    except TemplateError as exc:  # e.g. longer than the channel carries, for this customer
+        raise InvalidTemplate(str(exc), details=[{"field": field, "message": str(exc)}]) from exc
     info = sms_info(rendered)
     return PreviewResponse(
         rendered_message=rendered,
