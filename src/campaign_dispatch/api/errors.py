@@ -3,12 +3,15 @@
 import itertools
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from campaign_dispatch.errors import (
     ROUTING_ERRORS,
@@ -116,12 +119,75 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(ValidationFailed(f"Invalid request: {summary}", details=details))
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+_BODY_NOT_PARSED = "There was an error parsing the body"
+"""FastAPI's 400 for a JSON body json.loads could not decode as JSON text: bytes that are
+not UTF-8 (UnicodeDecodeError), nesting too deep for the parser (RecursionError)."""
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method some route takes at this path, for a 405's Allow header.
+
+    Starlette names only the methods of the first route whose path matched, so /campaigns
+    (GET and POST are two routes) would answer `Allow: POST` alone.
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods.update(route_methods)
+    return ", ".join(sorted(methods)) or None
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return error_response(routing_error(exc))
+    if exc.status_code == 400 and exc.detail == _BODY_NOT_PARSED:
+        return error_response(MalformedJson("The request body is not valid JSON"))
+    error = routing_error(exc)
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        error.headers = {**(error.headers or {}), "Allow": allowed}
+    return error_response(error)
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+# What a driver raises when the connection itself failed: the server closed it, refused
+# it, is shutting down or has no slot for us, or the socket broke. Only these (and an
+# invalidated connection, or no pooled connection in time) are worth a retry, so only
+# these are a 503; any other driver error (a statement the server rejects, too many bind
+# parameters) is a bug, a 500.
+_CONNECTION_FAILURES: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, and a connection that is gone
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """Whether a database error means the connection failed, not the statement."""
+    if isinstance(exc, DatabaseUnreachable | PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    # SQLAlchemy wraps the driver's error (asyncpg's behind an adapter, raised `from` it):
+    # follow the explicit causes only, not whatever was being handled at the time.
+    seen: set[int] = set()
+    cause: BaseException | None = exc.orig
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, _CONNECTION_FAILURES):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__
+    return False
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_connection_failure(exc):
+        return await _unexpected_error(request, exc)
     log.warning("database unavailable", path=request.url.path, error=repr(exc)[:300])
     return error_response(
         ServiceUnavailable(
@@ -144,9 +210,10 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    # The driver's connection-level errors only: an OSError or TimeoutError raised by
-    # anything else (a file, a provider) is a bug to see as a 500, not a retryable 503.
-    for unavailable in (OperationalError, InterfaceError, DatabaseUnreachable):
-        app.add_exception_handler(unavailable, _database_unavailable)
+    # Database errors only, and of those only a failed connection is a 503
+    # (is_connection_failure): an OSError or TimeoutError raised by anything else (a file,
+    # a provider) is a bug to see as a 500, not a retryable 503.
+    for database_error in (DBAPIError, PoolTimeout, DatabaseUnreachable):
+        app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(DataError, _invalid_data)
     app.add_exception_handler(Exception, _unexpected_error)
