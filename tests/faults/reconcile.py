@@ -94,6 +94,10 @@ class Reconciliation:
         ]
 
     @property
+    def failed_checks(self) -> set[str]:
+        return set(self._problems)
+
+    @property
     def ok(self) -> bool:
         return not self._problems
 
