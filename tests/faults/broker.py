@@ -63,8 +63,15 @@ async def broker_stopped(amqp_url: str) -> AsyncIterator[None]:
         await ensure_running(amqp_url)
 
 
-async def ensure_running(amqp_url: str) -> None:
-    await rabbitmqctl("start_app")  # a no-op for a running application
+async def ensure_running(amqp_url: str, attempts: int = 3) -> None:
+    for attempt in range(1, attempts + 1):
+        try:
+            await rabbitmqctl("start_app")  # a no-op for a running application
+            break
+        except (RuntimeError, TimeoutError):
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(2)
     await wait_until_accepting(amqp_url)
 
 

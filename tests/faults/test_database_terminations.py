@@ -5,11 +5,14 @@ The test's own connection runs `pg_terminate_backend` on every other backend of 
 test database every 100 ms: the API's, the workers' claims and outcome writes, the
 relays' transactions and LISTEN connections, the recovery sweeps. A statement cut off
 mid-flight either committed or did not; a claim whose outcome write was lost comes back
-when its lease (3 s here) expires.
+when its lease (3 s here) expires. Meanwhile the API is asked to read a campaign and to
+create one: it answers, or says 503 SERVICE_UNAVAILABLE (README: only when the database
+connection fails), never a 500.
 """
 
 import asyncio
 import time
+from collections import Counter
 
 import asyncpg
 import httpx
@@ -41,6 +44,21 @@ async def terminate_backends(database_url: str, seconds: float) -> tuple[int, in
     return rounds, terminated
 
 
+async def probe_api(url: str, campaign: int, stop: asyncio.Event) -> Counter[str]:
+    """What the API answers, by request and status, until `stop`."""
+    answers: Counter[str] = Counter()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        while not stop.is_set():
+            read = await http.get(f"/campaigns/{campaign}")
+            answers[f"GET {read.status_code}"] += 1
+            created = await http.post(
+                "/campaigns", json={"name": "probe", "channel": "sms", "base_template": "Hi"}
+            )
+            answers[f"POST {created.status_code}"] += 1
+            await asyncio.sleep(0.05)
+    return answers
+
+
 async def test_b_database_backends_terminated_for_ten_seconds_mid_campaign(
     cluster: Cluster,
 ) -> None:
@@ -58,8 +76,15 @@ async def test_b_database_backends_terminated_for_ten_seconds_mid_campaign(
     await wait_for_final(cluster.database_url, campaign, at_least=MESSAGES // 10)
 
     before = await final_count(cluster.database_url, campaign)
-    rounds, terminated = await terminate_backends(cluster.database_url, TERMINATE_FOR)
+    stop = asyncio.Event()
+    probe = asyncio.create_task(probe_api(api.url, campaign, stop))
+    try:
+        rounds, terminated = await terminate_backends(cluster.database_url, TERMINATE_FOR)
+    finally:
+        stop.set()
+    answers = await probe
     after = await final_count(cluster.database_url, campaign)
+    assert set(answers) <= {"GET 200", "GET 503", "POST 201", "POST 503"}, answers
     assert before < MESSAGES and after < MESSAGES, (before, after)  # it hit mid-campaign
     assert terminated > rounds, (rounds, terminated)  # the service's sessions, not just one
 
@@ -73,6 +98,7 @@ async def test_b_database_backends_terminated_for_ten_seconds_mid_campaign(
     )
     print(
         f"{terminated} backends terminated in {rounds} rounds from {before}/{MESSAGES} final "
-        f"to {after}; finished {seconds:.1f}s later; exits {cluster.exits}; {result.summary()}"
+        f"to {after}; API answers {dict(answers)}; finished {seconds:.1f}s later; "
+        f"exits {cluster.exits}; {result.summary()}"
     )
     assert result.ok, result.summary()
