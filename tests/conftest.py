@@ -93,6 +93,9 @@ def settings(clean_database: str, tmp_path: Path) -> Settings:
         database_url=clean_database,
         amqp_url=None,
         api_keys=None,
+        # The in-process clients below call http://test (and http://t): no loopback name,
+        # so the Host check (tests/integration/test_http_hardening.py) must be told.
+        allowed_hosts="test,t",
         web_dist_dir=tmp_path / "no-dashboard",
         mock_sender_failure_rate=0.0,
         retry_base_delay_ms=10,

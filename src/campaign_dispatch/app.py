@@ -3,6 +3,7 @@ where this process runs them, its background services."""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp
@@ -17,9 +18,12 @@ from campaign_dispatch.api import (
     ops,
     templates,
 )
+from campaign_dispatch.api.cross_site import STATE_CHANGING, CrossSiteWrites
+from campaign_dispatch.api.headers import SecurityHeaders
+from campaign_dispatch.api.hosts import AllowedHosts, allowed_hosts
 from campaign_dispatch.api.limits import RequestLimits
 from campaign_dispatch.api.rate_limit import SendRateLimit
-from campaign_dispatch.api.request_context import RequestContext
+from campaign_dispatch.api.request_context import QUIET_PATHS, RequestContext
 from campaign_dispatch.api.security import require_api_key
 from campaign_dispatch.api.static import Dashboard, dashboard_available
 from campaign_dispatch.background import BackgroundServices, Role
@@ -34,8 +38,8 @@ and send them through a queue to a (mock) provider. Every error uses the envelop
 class _App(FastAPI):
     def build_middleware_stack(self) -> ASGIApp:
         # Outermost, even outside Starlette's ServerErrorMiddleware: a 500 then carries its
-        # X-Request-ID too, and the error's log line the request id.
-        return RequestContext(super().build_middleware_stack())
+        # X-Request-ID and the security headers too, and the error's log line the request id.
+        return RequestContext(SecurityHeaders(super().build_middleware_stack()))
 
 
 def create_app(
@@ -103,4 +107,37 @@ def create_app(
         )
     if dashboard_available(settings.web_dist_dir):
         app.add_middleware(Dashboard, dist=settings.web_dist_dir, routes=lambda: app.routes)
+    # Outermost of the app's own middleware: neither a rebound page's request (the Host
+    # check) nor another site's form post reaches the dashboard, the limits or a route.
+    app.add_middleware(CrossSiteWrites)
+    hosts = allowed_hosts(settings.allowed_hosts, has_api_keys=bool(keys))
+    if hosts is not None:
+        app.add_middleware(AllowedHosts, allowed=hosts)
+    _document_browser_refusals(app)
     return app
+
+
+def _document_browser_refusals(app: FastAPI) -> None:
+    """The OpenAPI document lists the refusals of the Host check (421, every route but the
+    probes, since ALLOWED_HOSTS is the deployment's choice) and of CrossSiteWrites (403,
+    every state-changing operation)."""
+    generate = app.openapi
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    refusals = {
+        status: {"description": spec["description"], "content": envelope}
+        for status, spec in errors.error_responses(403, 421).items()
+    }
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            for path, operations in document.get("paths", {}).items():
+                for method, operation in operations.items():
+                    responses = operation.setdefault("responses", {})
+                    if method.upper() in STATE_CHANGING:
+                        responses.setdefault("403", refusals[403])
+                    if path not in QUIET_PATHS:
+                        responses.setdefault("421", refusals[421])
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -12,11 +12,13 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "INTERNAL_ERROR"
     BAD_REQUEST = "BAD_REQUEST"
     UNAUTHORIZED = "UNAUTHORIZED"
+    CROSS_SITE_REQUEST = "CROSS_SITE_REQUEST"
     NOT_FOUND = "NOT_FOUND"
     CAMPAIGN_NOT_FOUND = "CAMPAIGN_NOT_FOUND"
     CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
+    HOST_NOT_ALLOWED = "HOST_NOT_ALLOWED"
     CONFLICT = "CONFLICT"
     CAMPAIGN_NOT_SENDABLE = "CAMPAIGN_NOT_SENDABLE"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
@@ -58,6 +60,13 @@ class Unauthorized(AppError):
     code = ErrorCode.UNAUTHORIZED
 
 
+class CrossSiteRequest(AppError):
+    """A state-changing request that a page of another site had the browser send."""
+
+    status_code = 403
+    code = ErrorCode.CROSS_SITE_REQUEST
+
+
 class NotFound(AppError):
     status_code = 404
     code = ErrorCode.NOT_FOUND
@@ -85,6 +94,13 @@ class MethodNotAllowed(AppError):
 class NotAcceptable(AppError):
     status_code = 406
     code = ErrorCode.NOT_ACCEPTABLE
+
+
+class HostNotAllowed(AppError):
+    """421 Misdirected Request: this server does not answer for the Host the request names."""
+
+    status_code = 421
+    code = ErrorCode.HOST_NOT_ALLOWED
 
 
 class Conflict(AppError):

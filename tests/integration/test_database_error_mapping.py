@@ -56,7 +56,7 @@ async def probe(settings, runtime) -> AsyncIterator[httpx.AsyncClient]:
         raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached")
 
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
 
 

@@ -147,6 +147,7 @@ async def app_client(tmp_path):
         database_url=f"sqlite:///{tmp_path / 'unused.db'}",
         amqp_url=None,
         web_dist_dir=tmp_path / "no-dashboard",
+        allowed_hosts="test",  # the client below calls http://test
         _env_file=None,  # type: ignore[call-arg]
     )
     runtime = Process.create(settings)

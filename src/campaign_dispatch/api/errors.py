@@ -8,11 +8,12 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 
+from campaign_dispatch.api.paths import route_path
 from campaign_dispatch.errors import (
     ROUTING_ERRORS,
     AppError,
@@ -29,10 +30,12 @@ log = structlog.get_logger(__name__)
 _DESCRIPTIONS = {
     400: "Bad request",
     401: "Missing or invalid API key",
+    403: "A browser sent this state-changing request for a page of another site",
     404: "No such resource (or route)",
     409: "The resource is not in a state that allows this",
     413: "The request body is too large",
     415: "Unsupported content type",
+    421: "The Host header names a host this server does not answer for (ALLOWED_HOSTS)",
     422: f"Invalid input; `details` names each field (at most {MAX_ERROR_DETAILS})",
     429: "Rate limited; see Retry-After",
     500: "Unexpected error",
@@ -119,9 +122,22 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(ValidationFailed(f"Invalid request: {summary}", details=details))
 
 
-_BODY_NOT_PARSED = "There was an error parsing the body"
-"""FastAPI's 400 for a JSON body json.loads could not decode as JSON text: bytes that are
-not UTF-8 (UnicodeDecodeError), nesting too deep for the parser (RecursionError)."""
+_JSON_NOT_PARSED = "There was an error parsing the body"
+"""FastAPI's 400 for a JSON body that json.loads failed on other than with a JSONDecodeError:
+bytes that are not UTF-8, nesting too deep."""
+
+
+def _unparsed_body(exc: HTTPException) -> AppError:
+    """The 400s FastAPI and Starlette raise for a body they could not parse, as the 422s
+    the API answers every other malformed body with."""
+    if exc.detail == _JSON_NOT_PARSED:
+        return MalformedJson("The request body is not valid JSON")
+    # Starlette's form parser: a multipart body without a boundary, a broken part, …
+    reason = _short(str(exc.detail)) if exc.detail else "it is malformed"
+    return ValidationFailed(
+        f"The request body is not a valid form: {reason}",
+        details=[{"field": "body", "message": reason}],
+    )
 
 
 def _allowed_methods(request: Request) -> str | None:
@@ -130,19 +146,19 @@ def _allowed_methods(request: Request) -> str | None:
     Starlette names only the methods of the first route whose path matched, so /campaigns
     (GET and POST are two routes) would answer `Allow: POST` alone.
     """
+    path = route_path(request.scope)
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        route_methods = getattr(route, "methods", None)
-        if match is not Match.NONE and route_methods:
-            methods.update(route_methods)
+    for route in iter_route_contexts(request.app.routes):
+        pattern = getattr(route, "path_regex", None)
+        if route.methods and pattern is not None and pattern.match(path):
+            methods.update(route.methods)
     return ", ".join(sorted(methods)) or None
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 400 and exc.detail == _BODY_NOT_PARSED:
-        return error_response(MalformedJson("The request body is not valid JSON"))
+    if exc.status_code == 400:  # raised only by the body parsers, nowhere in our code
+        return error_response(_unparsed_body(exc))
     error = routing_error(exc)
     if exc.status_code == 405 and (allowed := _allowed_methods(request)):
         error.headers = {**(error.headers or {}), "Allow": allowed}
