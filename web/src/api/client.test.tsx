@@ -94,7 +94,8 @@ describe("api client", () => {
     await user.click(screen.getByRole("button", { name: "Save key" }));
 
     expect(await screen.findByRole("link", { name: "Secret campaign" })).toBeInTheDocument();
-    expect(window.localStorage.getItem("campaign-dispatch.api-key")).toBe("s3cret");
+    expect(window.sessionStorage.getItem("campaign-dispatch.api-key")).toBe("s3cret");
+    expect(window.localStorage.getItem("campaign-dispatch.api-key")).toBeNull();
     await waitFor(() => expect(screen.queryByText("This API needs a key")).not.toBeInTheDocument());
     expect(calls.to("GET", "/campaigns").at(-1)!.headers.get("Authorization")).toBe("Bearer s3cret");
   });

@@ -1,10 +1,10 @@
 // The API client: openapi-fetch over the generated `paths`, so every path,
 // parameter, body and response is checked against the API's OpenAPI document.
-// Middleware adds what every call needs (JSON, the API key, the 401 prompt,
-// "unreachable" for network failures); `unwrap` turns an error answer into an
-// ApiError so TanStack Query sees a rejected promise.
+// Middleware adds what every call needs (JSON, the API key, a 401 dropping the key
+// and bringing up the prompt, "unreachable" for network failures); `unwrap` turns an
+// error answer into an ApiError so TanStack Query sees a rejected promise.
 import createClient, { type Middleware } from "openapi-fetch";
-import { getApiKey, markAuthRequired } from "./auth";
+import { getApiKey, rejectApiKey } from "./auth";
 import type { ErrorCode, ErrorDetail } from "./models";
 import type { paths } from "./schema";
 
@@ -53,8 +53,8 @@ const session: Middleware = {
     if (apiKey) request.headers.set("Authorization", `Bearer ${apiKey}`);
     return request;
   },
-  onResponse({ response }) {
-    if (response.status === 401) markAuthRequired();
+  onResponse({ request, response }) {
+    if (response.status === 401) rejectApiKey(sentKey(request));
     return undefined;
   },
   onError({ error }) {
@@ -63,6 +63,11 @@ const session: Middleware = {
     return new ApiError(0, UNREACHABLE, UNREACHABLE_MESSAGE);
   },
 };
+
+function sentKey(request: Request): string | null {
+  const authorization = request.headers.get("Authorization");
+  return authorization?.startsWith("Bearer ") ? authorization.slice("Bearer ".length) : null;
+}
 
 /**
  * Absolute API paths on the page's own origin: the API serves the dashboard,

@@ -1,10 +1,10 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { setApiKey, useAuthState } from "../api/auth";
+import { forgetApiKey, setApiKey, useAuthState } from "../api/auth";
 
 /** Shown when the API answered 401: asks for a key and retries everything. */
 export function ApiKeyPrompt() {
-  const { authRequired, hasKey } = useAuthState();
+  const { authRequired, rejected } = useAuthState();
   const queryClient = useQueryClient();
   const [value, setValue] = useState("");
 
@@ -24,9 +24,11 @@ export function ApiKeyPrompt() {
       <form className="api-key__form" onSubmit={onSubmit}>
         <div>
           <h2 id="api-key-title" className="api-key__title">
-            {hasKey ? "That API key was rejected" : "This API needs a key"}
+            {rejected ? "That API key was rejected" : "This API needs a key"}
           </h2>
-          <p className="api-key__text">It is kept in this browser only and sent as a Bearer token.</p>
+          <p className="api-key__text">
+            Kept in this tab only, until you close it or choose Forget key; sent as a Bearer token.
+          </p>
         </div>
         <label className="visually-hidden" htmlFor="api-key-input">
           API key
@@ -45,5 +47,27 @@ export function ApiKeyPrompt() {
         </button>
       </form>
     </section>
+  );
+}
+
+/**
+ * "Forget key", while a key is stored: removes it and every cached answer, and starts the
+ * page afresh, so nothing fetched with the key stays on screen; if the API needs a key,
+ * its 401 brings the prompt back.
+ */
+export function ForgetKeyButton() {
+  const { hasKey } = useAuthState();
+  const queryClient = useQueryClient();
+  if (!hasKey) return null;
+
+  function onClick() {
+    queryClient.clear();
+    forgetApiKey();
+  }
+
+  return (
+    <button type="button" className="button button--ghost topbar__forget" onClick={onClick}>
+      Forget key
+    </button>
   );
 }

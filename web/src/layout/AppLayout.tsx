@@ -1,8 +1,11 @@
 import { NavLink, Outlet } from "react-router";
-import { ApiKeyPrompt } from "./ApiKeyPrompt";
+import { useAuthState } from "../api/auth";
+import { ApiKeyPrompt, ForgetKeyButton } from "./ApiKeyPrompt";
 import { ApiStatus } from "./ApiStatus";
 
 export function AppLayout() {
+  // "Forget key" starts a new generation: the page remounts, with nothing from before.
+  const { generation } = useAuthState();
   return (
     <>
       <a className="skip-link" href="#main">
@@ -23,10 +26,11 @@ export function AppLayout() {
             </NavLink>
           </nav>
           <ApiStatus />
+          <ForgetKeyButton />
         </div>
       </header>
       <ApiKeyPrompt />
-      <main id="main" className="page" tabIndex={-1}>
+      <main id="main" className="page" tabIndex={-1} key={generation}>
         <Outlet />
       </main>
     </>

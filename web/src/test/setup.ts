@@ -11,6 +11,7 @@ afterEach(() => {
   server.resetHandlers();
   vi.unstubAllGlobals();
   window.localStorage.clear();
+  window.sessionStorage.clear();
   resetAuthState();
   const missed = unhandled.splice(0);
   expect(missed, "requests that no test handler answered").toEqual([]);
