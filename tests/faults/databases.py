@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from tests.faults.processes import entry_point
+from tests.faults.processes import entry_point, service_pythonpath
 
 
 def url_for(admin_url: str, name: str) -> str:
@@ -43,7 +43,12 @@ def migrate(database_url: str) -> None:
     """`campaign-dispatch migrate`, as a deployment runs it."""
     subprocess.run(
         [entry_point(), "migrate"],
-        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "WARNING",
+            "PYTHONPATH": service_pythonpath(),
+        },
         cwd="/",  # no stray .env file is read
         check=True,
         capture_output=True,

@@ -10,6 +10,11 @@ Like compose's `restart: unless-stopped`, the cluster restarts a process that ex
 its own (a service that dies makes its process exit with status 3) and records that exit
 in `Cluster.exits`, so a test can tell a crash from a kill it made.
 
+The processes run the code that the venv's editable install points at (src/ of this
+working tree), unless FAULTS_SERVICE_SRC names another src/ directory (for instance an
+exported commit: `git archive HEAD src migrations alembic.ini | tar -x -C /tmp/head`,
+then FAULTS_SERVICE_SRC=/tmp/head/src), which then comes first on their PYTHONPATH.
+
 Nothing here imports pytest: bench/soak.py uses it too.
 """
 
@@ -38,6 +43,13 @@ _SETTINGS = {name.upper() for name in Settings.model_fields}
 # The log event that says a background role is up (JSON logs): the worker consumes, the
 # scheduler's queue is connected (its relay can publish).
 _READY_EVENTS = {"worker": "worker started", "scheduler": "rabbitmq publisher"}
+
+
+def service_pythonpath() -> str:
+    """The child processes' PYTHONPATH: the code under test (if not the installed one)
+    and the send-log hook."""
+    source = os.environ.get("FAULTS_SERVICE_SRC")
+    return os.pathsep.join([*([source] if source else []), str(SEND_LOG_HOOK)])
 
 
 def entry_point() -> str:
@@ -266,7 +278,7 @@ class Cluster:
             "LOG_LEVEL": "INFO",
             "SEND_RATE_LIMIT_PER_MINUTE": "0",
             "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": str(SEND_LOG_HOOK),
+            "PYTHONPATH": service_pythonpath(),
             "FAULTS_SEND_LOG_DIR": str(self.send_log_dir),
             **self.settings,
             **overrides,
