@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,13 +114,10 @@ def dashboard_built() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
-def live_server(
-    chromium_path: str, dashboard_built: None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
+@contextmanager
+def _serve(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
     """`campaign-dispatch serve` (API, dashboard, relay, worker, scheduler) plus the seed."""
-    workdir = tmp_path_factory.mktemp("e2e")  # cwd too, so no `.env` of the repo is read
-    env = _server_env(f"sqlite:///{workdir / 'e2e.db'}")
+    env = {**_server_env(f"sqlite:///{workdir / 'e2e.db'}"), **(extra_env or {})}
     port = _free_port()
     server = LiveServer(base_url=f"http://127.0.0.1:{port}", log_path=workdir / "server.log")
     cli = [sys.executable, "-m", "campaign_dispatch.cli"]
@@ -156,6 +154,27 @@ def live_server(
 
 
 @pytest.fixture(scope="module")
+def live_server(
+    chromium_path: str, dashboard_built: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The server without API keys (cwd a fresh directory, so no `.env` of the repo is read)."""
+    with _serve(tmp_path_factory.mktemp("e2e")) as server:
+        yield server
+
+
+E2E_API_KEY = "e2e-key-4f9c1d"
+
+
+@pytest.fixture(scope="module")
+def keyed_server(
+    chromium_path: str, dashboard_built: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """The same, with API_KEYS set: the dashboard must ask for the key."""
+    with _serve(tmp_path_factory.mktemp("e2e-keyed"), {"API_KEYS": E2E_API_KEY}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 async def api(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=live_server.base_url, timeout=10.0) as client:
         yield client
@@ -173,14 +192,26 @@ async def browser(chromium_path: str) -> AsyncIterator[Browser]:
             await browser.close()
 
 
-@pytest.fixture
-async def pages(browser: Browser, live_server: LiveServer) -> AsyncIterator[Pages]:
-    opened = Pages(browser, live_server.base_url)
+async def _pages(browser: Browser, server: LiveServer) -> AsyncIterator[Pages]:
+    opened = Pages(browser, server.base_url)
     try:
         yield opened
     finally:
         await opened.close()
     assert not opened.errors, f"uncaught errors in the page: {opened.errors}"
     assert not opened.foreign_requests, (
-        f"requests outside {live_server.base_url}: {opened.foreign_requests}"
+        f"requests outside {server.base_url}: {opened.foreign_requests}"
     )
+    assert not opened.csp_violations, f"blocked by the CSP: {opened.csp_violations}"
+
+
+@pytest.fixture
+async def pages(browser: Browser, live_server: LiveServer) -> AsyncIterator[Pages]:
+    async for opened in _pages(browser, live_server):
+        yield opened
+
+
+@pytest.fixture
+async def keyed_pages(browser: Browser, keyed_server: LiveServer) -> AsyncIterator[Pages]:
+    async for opened in _pages(browser, keyed_server):
+        yield opened
