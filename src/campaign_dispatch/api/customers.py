@@ -4,6 +4,7 @@ from fastapi import APIRouter, Query, Response, UploadFile, status
 
 from campaign_dispatch.api.deps import CustomerId, PageDep, SessionDep
 from campaign_dispatch.api.errors import error_responses
+from campaign_dispatch.api.paths import CUSTOMER_ID_SEGMENT
 from campaign_dispatch.schemas.common import Page
 from campaign_dispatch.schemas.customer import CustomerCreate, CustomerImportResult, CustomerRead
 from campaign_dispatch.services import customers
@@ -31,7 +32,7 @@ async def list_customers(
     return await customers.list_page(session, page, q)
 
 
-@router.get("/{customer_id}", response_model=CustomerRead, responses=error_responses(404))
+@router.get(f"/{CUSTOMER_ID_SEGMENT}", response_model=CustomerRead, responses=error_responses(404))
 async def get_customer(customer_id: CustomerId, session: SessionDep) -> CustomerRead:
     return await customers.get(session, customer_id)
 

@@ -9,6 +9,7 @@ Bodies are limited to MAX_BODY_BYTES, the import's to MAX_IMPORT_BYTES.
 """
 
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaign_dispatch.api.errors import error_response
@@ -52,7 +53,9 @@ class RequestLimits:
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         has_body = declared not in (None, "0") or "transfer-encoding" in headers
         acceptable = content_type in _FORM_TYPES if is_import else _is_json(content_type)
-        if has_body and not acceptable:
+        # Where no route takes this method at this path, the router's 404 or 405 is the
+        # answer whatever the body's type: that body is never read.
+        if has_body and not acceptable and _routed(scope):
             wanted = (
                 "Send the CSV as multipart/form-data with a `file` field"
                 if is_import
@@ -90,6 +93,14 @@ class RequestLimits:
     async def _too_large(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(PayloadTooLarge(_too_large_message(limit)))
         await response(scope, receive, send)
+
+
+def _routed(scope: Scope) -> bool:
+    """Whether a route of the app takes this method at this path (as the router decides)."""
+    router = getattr(scope.get("app"), "router", None)
+    if router is None:  # not under a Starlette app: nothing to ask, keep the check
+        return True
+    return any(route.matches(scope)[0] is Match.FULL for route in router.routes)
 
 
 def _is_json(content_type: str) -> bool:

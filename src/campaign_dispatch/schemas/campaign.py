@@ -1,3 +1,4 @@
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -9,6 +10,8 @@ from campaign_dispatch.statuses import CampaignStatus, Channel, MessageStatus
 
 CustomerIds = Annotated[list[Id], Field(min_length=1, max_length=100_000)]
 
+_DATE_TIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
 
 class CampaignCreate(WriteModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
@@ -18,6 +21,17 @@ class CampaignCreate(WriteModel):
     customer_ids: CustomerIds | None = Field(
         default=None, description="Audience, sent to automatically at scheduled_at"
     )
+
+    @field_validator("scheduled_at", mode="before")
+    @classmethod
+    def _a_date_time(cls, value: object) -> object:
+        # The document says an ISO 8601 date-time string; lax parsing would also take
+        # 0, 1.5e9, true or "1700000000" as a Unix time, and a bare date as its midnight.
+        if value is None or isinstance(value, datetime):
+            return value
+        if isinstance(value, str) and _DATE_TIME_START.match(value):
+            return value
+        raise ValueError("must be an ISO 8601 date-time, like 2030-01-31T09:00:00Z")
 
     @field_validator("scheduled_at")
     @classmethod

@@ -7,7 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_valida
 from campaign_dispatch.errors import ErrorCode
 from campaign_dispatch.models.base import MAX_ID as MAX_ID
 
-Id = Annotated[int, Field(gt=0, le=MAX_ID)]
+Id = Annotated[int, Field(gt=0, le=MAX_ID, strict=True)]
+"""An id in a JSON body: a JSON integer only. Lax parsing would take `true` as 1, and "7"
+or 7.0 as 7, none of which the documented `integer` is."""
 
 _CANONICAL_ID = re.compile(r"[1-9][0-9]*")
 _MAX_ID_DIGITS = len(str(MAX_ID))
