@@ -15,7 +15,7 @@ STORAGE_KEY = "campaign-dispatch.api-key"
 
 async def stored(page: Page) -> dict[str, str | None]:
     """The key as each storage holds it, and whether it appears anywhere in localStorage."""
-    return await page.evaluate(
+    found: dict[str, str | None] = await page.evaluate(
         """([name, key]) => ({
             session: sessionStorage.getItem(name),
             local: localStorage.getItem(name),
@@ -23,6 +23,7 @@ async def stored(page: Page) -> dict[str, str | None]:
         })""",
         [STORAGE_KEY, E2E_API_KEY],
     )
+    return found
 
 
 async def enter_key(page: Page, key: str) -> None:

@@ -6,6 +6,7 @@ import type {
   CampaignCreate,
   CampaignDetail,
   CampaignListParams,
+  Channel,
   CustomerListParams,
   MessageListParams,
   SendRequest,
@@ -17,8 +18,8 @@ export const queryKeys = {
   campaign: (id: number) => ["campaigns", "detail", id] as const,
   messages: (id: number, params: MessageListParams) => ["campaigns", "messages", id, params] as const,
   customers: (params: CustomerListParams) => ["customers", params] as const,
-  templatePreview: (template: string, customerId: number) =>
-    ["template-preview", customerId, template] as const,
+  templatePreview: (template: string, customerId: number, channel: Channel) =>
+    ["template-preview", customerId, channel, template] as const,
   placeholders: ["template-placeholders"] as const,
   ready: ["ready"] as const,
 };
@@ -73,11 +74,12 @@ export function useCustomers(params: CustomerListParams) {
   });
 }
 
-export function useTemplatePreview(template: string, customerId: number | null) {
+/** `channel` sets the length the rendering must fit (an SMS is shorter than a WhatsApp text). */
+export function useTemplatePreview(template: string, customerId: number | null, channel: Channel) {
   return useQuery({
-    queryKey: queryKeys.templatePreview(template, customerId ?? 0),
+    queryKey: queryKeys.templatePreview(template, customerId ?? 0, channel),
     queryFn: ({ signal }) =>
-      unwrap(api.POST("/templates/preview", { body: { template, customer_id: customerId ?? 0 }, signal })),
+      unwrap(api.POST("/templates/preview", { body: { template, customer_id: customerId ?? 0, channel }, signal })),
     enabled: customerId !== null && template.trim() !== "",
     placeholderData: keepPreviousData,
     retry: false,

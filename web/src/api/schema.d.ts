@@ -425,7 +425,7 @@ export interface components {
          * ErrorCode
          * @enum {string}
          */
-        ErrorCode: "INTERNAL_ERROR" | "BAD_REQUEST" | "UNAUTHORIZED" | "NOT_FOUND" | "CAMPAIGN_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "CONFLICT" | "CAMPAIGN_NOT_SENDABLE" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "MALFORMED_JSON" | "INVALID_TEMPLATE" | "CUSTOMERS_NOT_FOUND" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "HTTP_ERROR";
+        ErrorCode: "INTERNAL_ERROR" | "BAD_REQUEST" | "UNAUTHORIZED" | "CROSS_SITE_REQUEST" | "NOT_FOUND" | "CAMPAIGN_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "HOST_NOT_ALLOWED" | "CONFLICT" | "CAMPAIGN_NOT_SENDABLE" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "MALFORMED_JSON" | "INVALID_TEMPLATE" | "CUSTOMERS_NOT_FOUND" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "HTTP_ERROR";
         /** ErrorDetail */
         ErrorDetail: {
             /** Field */
@@ -614,6 +614,11 @@ export interface components {
             template: string;
             /** Customer Id */
             customer_id: number;
+            /**
+             * @description The channel whose length bound the rendering must fit
+             * @default sms
+             */
+            channel: components["schemas"]["Channel"];
         };
     };
     responses: never;
@@ -651,6 +656,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Page_CampaignSummary_"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Invalid input; `details` names each field (at most 100) */
@@ -702,6 +716,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Invalid input; `details` names each field (at most 100) */
@@ -763,6 +795,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
@@ -817,8 +858,26 @@ export interface operations {
                     "application/json": components["schemas"]["PreviewResponse"];
                 };
             };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description No such resource (or route) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -895,6 +954,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
@@ -952,6 +1020,15 @@ export interface operations {
                     "application/json": components["schemas"]["SendResponse"];
                 };
             };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description No such resource (or route) */
             404: {
                 headers: {
@@ -963,6 +1040,15 @@ export interface operations {
             };
             /** @description The resource is not in a state that allows this */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1037,6 +1123,15 @@ export interface operations {
                     "application/json": components["schemas"]["Page_CustomerRead_"];
                 };
             };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
@@ -1086,6 +1181,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CustomerRead"];
+                };
+            };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Invalid input; `details` names each field (at most 100) */
@@ -1147,6 +1260,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
@@ -1198,6 +1320,15 @@ export interface operations {
                     "application/json": components["schemas"]["CustomerImportResult"];
                 };
             };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description The request body is too large */
             413: {
                 headers: {
@@ -1209,6 +1340,15 @@ export interface operations {
             };
             /** @description Unsupported content type */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1263,6 +1403,15 @@ export interface operations {
                     "application/json": components["schemas"]["PlaceholderList"];
                 };
             };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Invalid input; `details` names each field (at most 100) */
             422: {
                 headers: {
@@ -1314,8 +1463,26 @@ export interface operations {
                     "application/json": components["schemas"]["PreviewResponse"];
                 };
             };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description No such resource (or route) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1435,6 +1602,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Stats"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Unexpected error */

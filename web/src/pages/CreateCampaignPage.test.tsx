@@ -46,7 +46,7 @@ describe("CreateCampaignPage live preview", () => {
     expect(await screen.findByText("Hi Ada, thanks!")).toBeInTheDocument();
     const calls = api.to("POST", "/templates/preview");
     expect(calls).toHaveLength(1);
-    expect(calls[0]!.body).toEqual({ template, customer_id: 7 });
+    expect(calls[0]!.body).toEqual({ template, customer_id: 7, channel: "sms" });
 
     const segments = screen.getByText("SMS segments").nextElementSibling;
     expect(segments).toHaveTextContent("1");
@@ -67,7 +67,7 @@ describe("CreateCampaignPage live preview", () => {
 
     await user.selectOptions(screen.getByLabelText("Preview as"), "8");
     expect(await screen.findByText(`Grace ${"x".repeat(170)}`)).toBeInTheDocument();
-    expect(api.to("POST", "/templates/preview").at(-1)!.body).toEqual({ template: long, customer_id: 8 });
+    expect(api.to("POST", "/templates/preview").at(-1)!.body).toEqual({ template: long, customer_id: 8, channel: "sms" });
   });
 
   it("shows template errors from the preview endpoint", async () => {
@@ -85,6 +85,30 @@ describe("CreateCampaignPage live preview", () => {
 
     expect(await screen.findByText("Template can't be rendered")).toBeInTheDocument();
     expect(screen.getByText("Unclosed placeholder at position 3")).toBeInTheDocument();
+  });
+
+  it("previews for the chosen channel, whose length bound the API checks", async () => {
+    const api = mockApi(
+      customersHandler,
+      http.post("/templates/preview", async ({ request }) => {
+        const { channel } = (await request.json()) as TemplatePreviewRequest;
+        return channel === "sms"
+          ? apiError(422, "INVALID_TEMPLATE", "The rendered message is 1800 characters long; an SMS may be at most 1600", [
+              { field: "template", message: "The rendered message is 1800 characters long; an SMS may be at most 1600" },
+            ])
+          : HttpResponse.json(preview({ rendered_message: "x".repeat(1800), characters: 1800 }));
+      }),
+    );
+    const user = userEvent.setup();
+    renderCreate();
+    await waitFor(() => expect(screen.getByLabelText("Preview as")).toHaveValue("7"));
+    fireEvent.change(screen.getByLabelText("Message template"), { target: { value: "{location}".repeat(9) } });
+    expect(await screen.findByText("Template can't be rendered")).toBeInTheDocument();
+    expect(screen.getAllByText(/an SMS may be at most 1600/).length).toBeGreaterThan(0);
+
+    await user.click(screen.getByLabelText("WhatsApp"));
+    await waitFor(() => expect(screen.queryByText("Template can't be rendered")).not.toBeInTheDocument());
+    expect(api.to("POST", "/templates/preview").at(-1)!.body).toMatchObject({ channel: "whatsapp" });
   });
 
   it("inserts a placeholder hint at the caret", async () => {

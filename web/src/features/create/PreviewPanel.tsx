@@ -22,7 +22,7 @@ export function PreviewPanel({ template, channel }: { template: string; channel:
   const customerId = list.some((c) => c.id === chosenId) ? chosenId : (list[0]?.id ?? null);
 
   const debouncedTemplate = useDebouncedValue(template, PREVIEW_DEBOUNCE_MS);
-  const preview = useTemplatePreview(debouncedTemplate, customerId);
+  const preview = useTemplatePreview(debouncedTemplate, customerId, channel);
   const typing = template !== debouncedTemplate;
 
   return (
