@@ -20,7 +20,7 @@ from tests.faults.campaigns import create_campaign, send, wait_finished, wait_fo
 from tests.faults.processes import Cluster, ServiceProcess
 from tests.faults.reconcile import reconcile
 
-MESSAGES = 5_000
+MESSAGES = 3_000
 
 
 async def _count(database_url: str, sql: str) -> int:
