@@ -248,6 +248,16 @@ async def test_requests_the_browser_calls_ours_pass(client, site):
     assert await customer_count(client) == 1
 
 
+async def test_a_same_site_page_on_another_port_is_refused(settings, app_client):
+    """A site ignores the port: another local program's page is `same-site` to this one."""
+    async with app_client(with_(settings, allowed_hosts=None), host="127.0.0.1:8000") as client:
+        response = await import_csv(
+            client, **{"Sec-Fetch-Site": "same-site", "Origin": "http://127.0.0.1:3000"}
+        )
+        assert_error(response, 403, "CROSS_SITE_REQUEST")
+        assert await customer_count(client) == 0
+
+
 async def test_without_sec_fetch_site_a_foreign_origin_is_refused(client):
     for origin in ("https://evil.example", "http://test:9000", "null", "http://test.evil"):
         response = await import_csv(client, Origin=origin)

@@ -3,10 +3,12 @@
 A page anywhere can make the operator's browser POST a form to this API (forms need no
 CORS preflight) — to POST /customers/import, say — and with no API_KEYS nothing else
 would stop it. Browsers say where a request comes from: `Sec-Fetch-Site` (`cross-site`
-is refused; `same-origin`, `same-site` and `none`, a request the user made, pass), and,
-in browsers too old to send that, `Origin`, refused when it is not this request's own
-host. POST, PUT, PATCH and DELETE are checked; a client that is not a browser sends
-neither header and is not affected. The answer is 403 CROSS_SITE_REQUEST.
+is refused; `same-origin`, and `none`, a request the user made, pass), and `Origin`,
+refused when it is not this request's own host — checked where `Sec-Fetch-Site` is
+missing (older browsers) and where it says `same-site`: a site ignores the port, so a page
+another program serves on 127.0.0.1:3000 is `same-site` to this one on 127.0.0.1:8000.
+POST, PUT, PATCH and DELETE are checked; a client that is not a browser sends neither
+header and is not affected. The answer is 403 CROSS_SITE_REQUEST.
 """
 
 from urllib.parse import urlsplit
@@ -46,10 +48,10 @@ def cross_site_reason(method: str, headers: Headers) -> str | None:
     """Why this request is refused as cross-site, or None."""
     if method not in STATE_CHANGING:
         return None
-    fetch_site = headers.get("sec-fetch-site")
-    if fetch_site is not None:
-        if fetch_site.strip().lower() == "cross-site":
-            return "The browser says another site's page sent this request (Sec-Fetch-Site)"
+    fetch_site = (headers.get("sec-fetch-site") or "").strip().lower()
+    if fetch_site == "cross-site":
+        return "The browser says another site's page sent this request (Sec-Fetch-Site)"
+    if fetch_site in ("same-origin", "none"):
         return None
     origin = headers.get("origin")
     if origin is not None and not origin_matches_host(origin, headers.get("host", "")):
