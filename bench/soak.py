@@ -23,7 +23,9 @@ Prints a summary; exits 1 if anything failed.
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -150,17 +152,43 @@ async def _sample(cluster: Cluster, samples: Samples) -> None:
         await asyncio.sleep(1)
 
 
-async def _throughput(database_url: str) -> tuple[float, float]:
-    """(seconds from the first message created to the last one final, messages/s)."""
+async def _throughput(database_url: str) -> tuple[float, float, float, float]:
+    """(seconds from the first message created to the last one final, messages/s, and
+    the median and the longest time from a campaign's messages created to its last one
+    final)."""
     connection = await asyncpg.connect(database_url)
     try:
         first, last, count = await connection.fetchrow(
             "SELECT min(created_at), max(updated_at), count(*) FROM outbound_messages"
         )
+        latencies = [
+            float(r["seconds"])
+            for r in await connection.fetch(
+                """SELECT extract(epoch FROM max(updated_at) - min(created_at)) AS seconds
+                   FROM outbound_messages GROUP BY campaign_id"""
+            )
+        ]
     finally:
         await connection.close()
     seconds = float((last - first).total_seconds())
-    return seconds, count / seconds
+    return seconds, count / seconds, statistics.median(latencies), max(latencies)
+
+
+def _code_under_test() -> str:
+    source = os.environ.get("FAULTS_SERVICE_SRC")
+    if source:
+        return f"FAULTS_SERVICE_SRC={source}"
+    root = Path(__file__).resolve().parents[1]
+    git = shutil.which("git") or "git"
+
+    def output(*arguments: str) -> str:
+        return subprocess.run(  # noqa: S603 (git, fixed arguments)
+            [git, *arguments], cwd=root, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    head = output("rev-parse", "--short", "HEAD")
+    dirty = output("status", "--porcelain", "--", "src")
+    return f"working tree at {head}" + (" with uncommitted changes under src/" if dirty else "")
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -189,7 +217,8 @@ async def run(args: argparse.Namespace) -> int:
     print(
         f"soak: {args.messages} messages in campaigns of {args.campaign_size} at "
         f"{args.rate:g}/s offered, worker-2 killed every {args.kill_every:g}s, failure rate "
-        f"{args.failure_rate}; database {name}, queue {queue}, logs in {directory}",
+        f"{args.failure_rate}; code: {_code_under_test()}; database {name}, queue {queue}, "
+        f"logs in {directory}",
         flush=True,
     )
     try:
@@ -224,7 +253,7 @@ async def run(args: argparse.Namespace) -> int:
                 task.cancel()
             await asyncio.gather(*background, feeder, return_exceptions=True)
         duration = time.monotonic() - samples.started
-        seconds, rate = await _throughput(database_url)
+        seconds, rate, latency_p50, latency_max = await _throughput(database_url)
         result = await reconcile(
             database_url,
             campaigns,
@@ -246,7 +275,14 @@ async def run(args: argparse.Namespace) -> int:
         ]
         restarts = len(cluster["worker-2"].lifetimes) - 1
         _print_summary(
-            started_at, args, duration, seconds, rate, len(kills), restarts, result, memory, samples
+            started_at,
+            args,
+            (duration, seconds, rate, latency_p50, latency_max),
+            len(kills),
+            restarts,
+            result,
+            memory,
+            samples,
         )
     except BaseException as exc:
         failures.append(f"the run stopped: {exc!r}")
@@ -267,15 +303,14 @@ async def run(args: argparse.Namespace) -> int:
 def _print_summary(
     started_at: datetime,
     args: argparse.Namespace,
-    duration: float,
-    seconds: float,
-    rate: float,
+    timing: tuple[float, float, float, float, float],
     kills: int,
     restarts: int,
     result: Reconciliation,
     memory: list[Memory],
     samples: Samples,
 ) -> None:
+    duration, seconds, rate, latency_p50, latency_max = timing
     print(f"date         {started_at:%Y-%m-%d %H:%M} UTC")
     print(
         f"size         {result.messages} messages in {len(result.expected)} campaigns; "
@@ -284,6 +319,10 @@ def _print_summary(
     print(
         f"duration     {duration:.0f}s wall clock; {seconds:.0f}s from the first message "
         f"to the last final one: {rate:.0f} messages/s"
+    )
+    print(
+        f"campaigns    created to last message final: median {latency_p50:.1f}s, "
+        f"longest {latency_max:.1f}s"
     )
     print(f"kills        worker-2 SIGKILLed {kills} times, restarted {restarts} times")
     print(f"reconcile    {result.summary()}")

@@ -63,6 +63,16 @@ async def broker_stopped(amqp_url: str) -> AsyncIterator[None]:
         await ensure_running(amqp_url)
 
 
+async def refuses_connections(amqp_url: str) -> bool:
+    """True if no AMQP connection can be made now (the broker is really down)."""
+    try:
+        connection = await aio_pika.connect(amqp_url, timeout=2)
+    except Exception:
+        return True
+    await connection.close()
+    return False
+
+
 async def ensure_running(amqp_url: str, attempts: int = 3) -> None:
     for attempt in range(1, attempts + 1):
         try:

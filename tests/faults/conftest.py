@@ -9,6 +9,7 @@ the matrix alone. Without PostgreSQL or RabbitMQ they skip, unless REQUIRE_SERVI
 import uuid
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -84,10 +85,16 @@ async def cluster(
 
 @pytest.fixture
 def rabbitmqctl() -> str:
+    """The local `rabbitmqctl`, when the broker under test is the local one."""
     path = broker.rabbitmqctl_path()
-    if path is None:
-        message = "rabbitmqctl is not installed here"
-        if REQUIRED:
-            pytest.fail(f"{message} and REQUIRE_SERVICES=1", pytrace=False)
-        pytest.skip(f"{message} (set REQUIRE_SERVICES=1 to fail instead)")
-    return path
+    host = urlsplit(AMQP_URL).hostname or "127.0.0.1"
+    if path is not None and host in ("127.0.0.1", "localhost", "::1"):
+        return path
+    message = (
+        "rabbitmqctl is not installed here"
+        if path is None
+        else f"the broker at {host} is not one a local rabbitmqctl can restart"
+    )
+    if REQUIRED:
+        pytest.fail(f"{message} and REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(f"{message} (set REQUIRE_SERVICES=1 to fail instead)")

@@ -41,6 +41,8 @@ async def test_a_broker_restart_mid_campaign_loses_and_duplicates_nothing(
     before = await final_count(cluster.database_url, campaign)
     stopped = time.monotonic()
     async with broker.broker_stopped(cluster.amqp_url):
+        # The broker the service uses is the one that stopped.
+        assert await broker.refuses_connections(cluster.amqp_url)
         await asyncio.sleep(DOWN_SECONDS)
         during = await final_count(cluster.database_url, campaign)
     back_after = time.monotonic() - stopped
