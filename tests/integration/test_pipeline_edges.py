@@ -8,7 +8,9 @@ from sqlalchemy import update
 from campaign_dispatch.background import Role
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import OutboundMessage
+from campaign_dispatch.queue import Job
 from campaign_dispatch.repositories.outbox import DueMessage
+from campaign_dispatch.statuses import MessageStatus
 from campaign_dispatch.templating import TemplatePersonalizer
 from campaign_dispatch.worker.processor import BatchProcessor
 from tests.pipeline_helpers import eventually, messages, send_to_new_customers
@@ -96,3 +98,26 @@ async def test_emptying_the_template_cache_mid_batch_does_not_fail_the_batch(
 
     await eventually(sent)
     assert processor_cache  # the cache really was emptied under the batch
+
+
+async def test_a_stale_attempt_beside_the_current_one_in_a_batch_does_not_hide_it(
+    client, runtime, make_customer, make_campaign
+):
+    """Two jobs of one message in one batch, a stale attempt first (a duplicate publish
+    from a retry that timed out, say): the current one is still claimed and sent."""
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 1)
+    [message] = await messages(runtime, campaign_id)
+    async with runtime.sessions() as session, session.begin():  # now at its second attempt
+        await session.execute(
+            update(OutboundMessage).where(OutboundMessage.id == message.id).values(retry_count=1)
+        )
+    runtime.queue.put(Job(message.id, 0).encode())
+    runtime.queue.put(Job(message.id, 1).encode())
+    await runtime.start({Role.WORKER})
+
+    async def sent():
+        [row] = await messages(runtime, campaign_id)
+        return row.status == MessageStatus.SENT
+
+    await eventually(sent, timeout=10)
+    assert runtime.sender.delivered == 1

@@ -52,10 +52,16 @@ class BatchProcessor:
                 await self._dead_letter(delivery.body, f"malformed job: {exc}")
                 ignored.append(delivery)
                 continue
-            if job.message_id in jobs:  # the same job twice in one batch
-                ignored.append(delivery)
-            else:
+            seen = jobs.get(job.message_id)
+            if seen is None:
                 jobs[job.message_id] = (job, delivery)
+            elif job.attempt > seen[0].attempt:
+                # Two attempts of one message in a batch (a stale duplicate beside the
+                # current job): only the latest can be current; the other claims nothing.
+                ignored.append(seen[1])
+                jobs[job.message_id] = (job, delivery)
+            else:  # the same job twice, or an older attempt
+                ignored.append(delivery)
 
         claims, templates = await self._claim([job for job, _ in jobs.values()])
         claimed = {c.message_id for c in claims}
