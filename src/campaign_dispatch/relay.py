@@ -1,9 +1,12 @@
 """The transactional outbox relay: publishes committed messages that are due and unpublished.
 
-A message row is its own outbox entry (`enqueued_at IS NULL`). The relay locks a batch
-(SKIP LOCKED, so several relays share the work), publishes it with confirms, marks it
-published and commits. If the broker is down nothing is marked and the batch is tried
-again later: the send endpoint never waits for the broker, and nothing is lost.
+A message row is its own outbox entry (`enqueued_at IS NULL`). The relay marks a batch
+published in one short statement (SKIP LOCKED, so several relays share the work), then
+publishes it with confirms, holding no transaction or row lock while the broker answers.
+If the broker is down, refuses, or does not confirm within PUBLISH_TIMEOUT_SECONDS, the
+batch is given back (unpublished again) and tried later; if this process dies between
+the mark and the confirms, the recovery of lost jobs publishes the batch again after
+REQUEUE_AFTER_SECONDS. The send endpoint never waits for the broker, and nothing is lost.
 
 Relays poll, and on PostgreSQL they also LISTEN: a send's transaction NOTIFYs on commit,
 so jobs go out at once even when the relay runs in another process than the API.
@@ -20,7 +23,7 @@ from campaign_dispatch import metrics
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.db import Database
 from campaign_dispatch.queue import Job, JobQueue, QueueUnavailable
-from campaign_dispatch.repositories.outbox import NOTIFY_CHANNEL, OutboxRepository
+from campaign_dispatch.repositories.outbox import NOTIFY_CHANNEL, DueMessage, OutboxRepository
 
 log = structlog.get_logger(__name__)
 
@@ -48,15 +51,31 @@ class Relay:
         self._wake.set()
 
     async def publish_due(self) -> int:
-        async with self.database.sessions.begin() as session:
+        async with self.database.statement_sessions.begin() as session:
             due = await self.outbox.take_due(session, utcnow(), self.batch_size)
-            if not due:
-                return 0
-            jobs = [Job(d.message_id, d.attempt) for d in due]
+        if not due:
+            return 0
+        jobs = [Job(d.message_id, d.attempt) for d in due]
+        try:
             await self.queue.publish(jobs)
-            await self.outbox.mark_enqueued(session, due, utcnow())
+        except BaseException:
+            # Refused, timed out or cancelled at shutdown: unpublished again, so that the
+            # next look (here or in another relay) publishes them. A job the broker did
+            # take after all is then published twice; the second claims nothing.
+            await asyncio.shield(self._give_back(due))
+            raise
         metrics.JOBS_PUBLISHED.inc(len(jobs))
         return len(jobs)
+
+    async def _give_back(self, due: list[DueMessage]) -> None:
+        try:
+            async with self.database.statement_sessions.begin() as session:
+                await self.outbox.give_back(session, due)
+        except Exception:
+            log.exception(
+                "could not give back unpublished jobs; the lost-job recovery will publish them",
+                count=len(due),
+            )
 
     async def listen(self, dsn: str, stop: asyncio.Event) -> None:
         """LISTEN for committed sends until `stop`; reconnects, since polling covers gaps."""

@@ -254,5 +254,5 @@ async def test_ready_is_503_when_the_queue_is_unreachable(settings):
     assert response.status_code == 503
     assert response.json() == {
         "status": "unavailable",
-        "checks": {"database": "ok", "queue": "unavailable"},
+        "checks": {"database": "ok", "queue": "unavailable: broker unreachable"},
     }

@@ -68,7 +68,8 @@ class JobQueue(Protocol):
 
     async def close(self) -> None: ...
 
-    async def ready(self) -> bool: ...
+    async def unavailable_reason(self) -> str | None:
+        """None when jobs can be published and consumed; else why not (for /ready)."""
 
     async def waiting(self) -> int:
         """Jobs in the send queue not yet delivered to a consumer (QueueUnavailable if unknown)."""

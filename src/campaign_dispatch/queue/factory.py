@@ -14,5 +14,6 @@ def create_queue(settings: Settings) -> JobQueue:
             retry_delays_ms=settings.retry_delays_ms(),
             name=settings.queue_name,
             publisher=settings.rabbitmq_publisher,
+            publish_timeout=settings.publish_timeout_seconds,
         )
     return InProcessQueue()

@@ -50,8 +50,8 @@ class InProcessQueue:
     async def connect(self) -> None:
         return None
 
-    async def ready(self) -> bool:
-        return True
+    async def unavailable_reason(self) -> str | None:
+        return None
 
     async def waiting(self) -> int:
         return len(self._items)

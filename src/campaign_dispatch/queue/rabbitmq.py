@@ -1,8 +1,15 @@
 """RabbitMQ as the JobQueue: durable queues, persistent messages, publisher confirms.
 
-This module owns the connection (aio-pika's robust connection, which reconnects by
-itself) and the channels, and decides once, at the first connect, which publish path
-the relay uses; the work itself lives beside it:
+This module owns the connections (aio-pika's robust connections, which reconnect by
+themselves) and the channels, and decides once, at the first connect, which publish path
+the relay uses. Publishing and consuming use separate connections: under a memory or
+disk alarm RabbitMQ stops reading from every connection that publishes
+(`connection.blocked`), and acks written to such a connection would wait behind the
+alarm too, so a worker that had recorded its outcomes could not acknowledge them. Every
+publish is bounded by `publish_timeout` and refused at once while the broker has
+blocked the connection, which `unavailable_reason` (and so `/ready`) reports.
+
+The work itself lives beside it:
 - queue/topology.py: queue names and their declaration;
 - queue/consumer.py: consuming, with coalesced multiple acks;
 - queue/publisher.py: the relay's batches through aio-pika's supported publish API;
@@ -35,6 +42,8 @@ from campaign_dispatch.queue.topology import Topology
 
 log = structlog.get_logger(__name__)
 
+BLOCKED = "broker blocked publishing (a memory or disk alarm)"
+
 PublisherChoice = Literal["auto", "frames", "aio-pika"]
 
 
@@ -46,11 +55,13 @@ class RabbitQueue:
         name: str = SEND_QUEUE,
         connect_timeout: float = 5.0,
         publisher: PublisherChoice = "auto",
+        publish_timeout: float = 10.0,
     ):
         self.url = url
         self.topology = Topology(name, retry_delays_ms)
         self.name = name
         self.connect_timeout = connect_timeout
+        self.publish_timeout = publish_timeout
         self.publisher_choice = publisher
         self.publisher_path: str | None = None  # "frames" or "aio-pika", set at connect
         self._connection: AbstractRobustConnection | None = None
@@ -58,7 +69,16 @@ class RabbitQueue:
         self._relay: BatchPublisher | None = None  # the relay's own confirm channel
         self._relay_channel: AbstractChannel | None = None
         self._consumer: Consumer | None = None
+        self._consume_connection: AbstractRobustConnection | None = None
         self._lock = asyncio.Lock()
+
+    async def _open(self, purpose: str) -> AbstractRobustConnection:
+        # Named, so that the broker's management UI tells the two apart.
+        return await aio_pika.connect_robust(
+            self.url,
+            timeout=self.connect_timeout,
+            client_properties={"connection_name": f"campaign-dispatch {purpose}"},
+        )
 
     async def connect(self) -> None:
         """Connect and declare the topology; QueueUnavailable when the broker is down."""
@@ -67,7 +87,7 @@ class RabbitQueue:
                 return
             connection: AbstractRobustConnection | None = None
             try:
-                connection = await aio_pika.connect_robust(self.url, timeout=self.connect_timeout)
+                connection = await self._open("publish")
                 channel = await connection.channel(publisher_confirms=True)
                 await self.topology.declare(channel)
                 relay_channel = await connection.channel(publisher_confirms=True)
@@ -116,12 +136,24 @@ class RabbitQueue:
             raise QueueUnavailable("RabbitMQ channel is closed (reconnecting)")
         return channel
 
-    async def ready(self) -> bool:
+    async def unavailable_reason(self) -> str | None:
         try:
             await self._publish_channel()
         except QueueUnavailable:
-            return False
-        return self._connection is not None and self._connection.connected.is_set()
+            return "broker unreachable"
+        if self._connection is None or not self._connection.connected.is_set():
+            return "broker unreachable"
+        if await _blocked(self._connection):
+            return BLOCKED
+        consuming = self._consume_connection
+        if consuming is not None and not consuming.connected.is_set():
+            return "consumer connection lost (reconnecting)"
+        return None
+
+    async def _check_publishable(self) -> None:
+        """Fail fast while the broker blocks publishing, instead of waiting out the timeout."""
+        if self._connection is not None and await _blocked(self._connection):
+            raise QueueUnavailable(BLOCKED)
 
     async def waiting(self) -> int:
         channel = await self._publish_channel()
@@ -139,6 +171,9 @@ class RabbitQueue:
         if consumer is not None:
             await consumer.stop()
             await consumer.drain_acks()  # before the channel closes
+        consuming, self._consume_connection = self._consume_connection, None
+        if consuming is not None:
+            await consuming.close()
         if self._connection is not None:
             await self._connection.close()
             self._connection = self._channel = None
@@ -154,24 +189,36 @@ class RabbitQueue:
         return self._relay
 
     async def publish(self, jobs: Sequence[Job]) -> None:
-        """Publish with confirms; returns once the broker has confirmed every job."""
+        """Publish with confirms; returns once the broker has confirmed every job, or
+        raises QueueUnavailable (the caller publishes them again later)."""
         try:
-            publisher = await self._relay_publisher()
-            await publisher.publish(self.name, jobs)
+            async with asyncio.timeout(self.publish_timeout):
+                publisher = await self._relay_publisher()
+                await self._check_publishable()
+                await publisher.publish(self.name, jobs)
         except QueueUnavailable:
             raise
+        except TimeoutError as exc:
+            raise QueueUnavailable(self._timed_out(f"{len(jobs)} jobs")) from exc
         except Exception as exc:  # a nack, a closed channel, a lost connection: retry later
             raise QueueUnavailable(f"publish failed: {exc!r}") from exc
 
+    def _timed_out(self, what: str) -> str:
+        return f"broker did not confirm {what} within {self.publish_timeout:g}s"
+
     async def _publish_one(self, routing_key: str, body: bytes, what: str, **props: Any) -> None:
         try:
-            channel = await self._publish_channel()
-            message = aio_pika.Message(
-                body, delivery_mode=PERSISTENT, content_type=JOB_CONTENT_TYPE, **props
-            )
-            await channel.default_exchange.publish(message, routing_key=routing_key)
+            async with asyncio.timeout(self.publish_timeout):
+                channel = await self._publish_channel()
+                await self._check_publishable()
+                message = aio_pika.Message(
+                    body, delivery_mode=PERSISTENT, content_type=JOB_CONTENT_TYPE, **props
+                )
+                await channel.default_exchange.publish(message, routing_key=routing_key)
         except QueueUnavailable:
             raise
+        except TimeoutError as exc:
+            raise QueueUnavailable(self._timed_out(f"the {what} publish")) from exc
         except Exception as exc:
             raise QueueUnavailable(f"{what} publish failed: {exc!r}") from exc
 
@@ -184,10 +231,16 @@ class RabbitQueue:
         await self._publish_one(queue, body, "dead-letter", headers={"x-reason": reason})
 
     async def start_consuming(self, on_delivery: DeliveryCallback, prefetch: int) -> None:
-        connection = await self._ensure_connected()
-        await self._publish_channel()
+        """Consume on a connection of its own, which never publishes (see the module doc)."""
+        await self._publish_channel()  # the topology is declared
+        async with self._lock:
+            if self._consume_connection is None or self._consume_connection.is_closed:
+                try:
+                    self._consume_connection = await self._open("consume")
+                except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
+                    raise QueueUnavailable(f"RabbitMQ unreachable: {exc!r}") from exc
         consumer = Consumer(self.name)
-        await consumer.start(connection, on_delivery, prefetch)
+        await consumer.start(self._consume_connection, on_delivery, prefetch)
         self._consumer = consumer
 
     async def stop_consuming(self) -> None:
@@ -195,3 +248,20 @@ class RabbitQueue:
         what it fetched (close() sends the last coalesced acks)."""
         if self._consumer is not None:
             await self._consumer.stop()
+
+
+async def _blocked(connection: AbstractRobustConnection) -> bool:
+    """Whether the broker has sent `connection.blocked` and not yet `connection.unblocked`.
+
+    aiormq tracks it and exposes it only through `ready()`, which returns at once on an
+    open, unblocked connection and waits otherwise: a wait that does not end at once on
+    an open connection is a block.
+    """
+    transport = connection.transport
+    if transport is None or not connection.connected.is_set():
+        return False
+    try:
+        await asyncio.wait_for(transport.connection.ready(), timeout=0.01)
+    except TimeoutError:
+        return transport.connection.is_opened
+    return False

@@ -28,11 +28,11 @@ async def readiness(database: Database, queue: JobQueue) -> Readiness:
         checks["database"] = f"unavailable: {type(exc).__name__}"
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-            queue_ok = await queue.ready()
+            reason = await queue.unavailable_reason()
     except TimeoutError:
-        queue_ok = False
-    if not queue_ok:
-        checks["queue"] = "unavailable"
+        reason = "no answer"
+    if reason is not None:
+        checks["queue"] = f"unavailable: {reason}"
     ok = all(v == "ok" for v in checks.values())
     return Readiness(status="ok" if ok else "unavailable", checks=checks)
 

@@ -68,7 +68,7 @@ async def test_broker_outage_during_send_loses_nothing(rabbit_settings):
         ) as client:
             ready = await client.get("/ready")
             assert ready.status_code == 503
-            assert ready.json()["checks"]["queue"] == "unavailable"
+            assert ready.json()["checks"]["queue"] == "unavailable: broker unreachable"
 
             campaign_id = await create_and_send(client, 20)
             await asyncio.sleep(1.0)

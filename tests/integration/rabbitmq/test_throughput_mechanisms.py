@@ -71,7 +71,14 @@ async def test_concurrent_relays_publish_each_message_once(rabbit_settings):
                 return all(m.enqueued_at is not None for m in rows)
 
             await eventually(all_published, timeout=30)
-            await asyncio.sleep(0.5)
+            # Marked before the confirms arrive: wait for the queue to hold every job,
+            # then make sure no relay adds a second copy.
+
+            async def all_in_the_queue():
+                return await _ready_count(rabbit_settings.queue_name) >= 1200
+
+            await eventually(all_in_the_queue, timeout=30)
+            await asyncio.sleep(1.0)
             assert await _ready_count(rabbit_settings.queue_name) == 1200
     finally:
         for runtime in relays:
