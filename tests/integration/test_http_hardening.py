@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from campaign_dispatch.api.hosts import host_name
 from campaign_dispatch.app import create_app
 from campaign_dispatch.config import Settings
 from tests.api_helpers import assert_error
@@ -182,6 +183,21 @@ async def test_without_keys_another_host_is_refused(settings, app_client, host):
         assert "ALLOWED_HOSTS" in error["message"]
     async with app_client(with_(settings, allowed_hosts=None), host="localhost") as client:
         assert (await client.get("/customers")).json()["data"] == []  # nothing imported
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ("localhost:8000", "localhost"),
+        ("LocalHost.", "localhost"),
+        ("[::1]:8000", "[::1]"),
+        ("::1", "[::1]"),  # as an ALLOWED_HOSTS entry may write it
+        ("[::1]evil", "[::1]evil"),  # never taken for [::1]
+        ("localhost:http", "localhost:http"),  # nor a port that is not a number
+    ],
+)
+def test_host_names_drop_only_a_numeric_port(header, name):
+    assert host_name(header) == name
 
 
 async def test_probes_answer_whatever_the_host(settings, app_client):

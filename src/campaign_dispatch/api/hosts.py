@@ -38,8 +38,9 @@ def host_name(value: str) -> str:
     """
     value = value.strip().lower()
     if value.startswith("["):
-        end = value.find("]")
-        return value[: end + 1] if end != -1 else value
+        name, end, rest = value.partition("]")
+        port = rest.removeprefix(":")
+        return name + end if end and (rest == "" or (rest[0] == ":" and port.isdigit())) else value
     if value.count(":") > 1:
         return f"[{value}]"
     name, _, port = value.partition(":")
@@ -68,7 +69,7 @@ class AllowedHosts:
         self.allowed = frozenset(allowed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or route_path(scope) in QUIET_PATHS:
+        if scope["type"] != "http" or route_path(scope) in QUIET_PATHS:  # (no websocket routes)
             await self.app(scope, receive, send)
             return
         header = Headers(scope=scope).get("host", "")
