@@ -22,7 +22,9 @@ async def test_a_late_outcome_of_an_expired_claim_is_ignored(
     async with runtime.sessions() as session, session.begin():  # worker A claims attempt 0
         [a] = await repositories.claims.claim(session, [Job(message.id, 0)], utcnow(), lease)
     async with runtime.sessions() as session, session.begin():  # A's lease runs out
-        await repositories.recovery.expire_leases(session, utcnow() + 2 * lease, max_retries=3)
+        await repositories.recovery.expire_leases(
+            session, utcnow(), max_retries=3, expired_before=utcnow() + 2 * lease
+        )
     async with runtime.sessions() as session, session.begin():  # worker B claims attempt 1
         [b] = await repositories.claims.claim(session, [Job(message.id, 1)], utcnow(), lease)
     assert (a.attempt, b.attempt) == (0, 1)
@@ -37,7 +39,7 @@ async def test_a_late_outcome_of_an_expired_claim_is_ignored(
                     MessageStatus.PENDING,
                     "Hi",
                     "late",
-                    utcnow() + timedelta(seconds=1),
+                    1.0,
                 )
             ],
             utcnow(),

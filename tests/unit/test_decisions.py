@@ -1,15 +1,12 @@
 """What an attempt comes to, decided without a database: sent, retried after a backoff,
 or failed for good with a dead-letter copy; and which campaigns to check for completion."""
 
-from datetime import datetime, timedelta
-
 import pytest
 
 from campaign_dispatch.queue import Job
 from campaign_dispatch.statuses import MessageStatus
 from campaign_dispatch.worker.decisions import AttemptResult, RetryPolicy, decide
 
-NOW = datetime(2026, 1, 1, 12, 0, 0)
 POLICY = RetryPolicy(max_retries=3, base_delay_ms=1000, jitter=lambda: 1.0)
 
 
@@ -20,9 +17,9 @@ def attempt(error: str | None = None, *, attempt: int = 0, retryable: bool = Tru
 
 
 def test_an_accepted_attempt_is_sent_and_its_campaign_checked():
-    decisions = decide([attempt()], POLICY, NOW)
+    decisions = decide([attempt()], POLICY)
     [outcome] = decisions.outcomes
-    assert (outcome.status, outcome.error, outcome.retry_at) == (MessageStatus.SENT, None, None)
+    assert (outcome.status, outcome.error, outcome.retry_in) == (MessageStatus.SENT, None, None)
     assert decisions.retries == decisions.dead_letters == []
     assert decisions.finished_campaigns == {2}
     assert (decisions.sent, decisions.failed) == (1, 0)
@@ -32,11 +29,11 @@ def test_an_accepted_attempt_is_sent_and_its_campaign_checked():
 def test_a_failure_with_retries_left_goes_back_to_pending_after_its_backoff(
     attempt_number: int, delay: float
 ):
-    decisions = decide([attempt("carrier busy", attempt=attempt_number)], POLICY, NOW)
+    decisions = decide([attempt("carrier busy", attempt=attempt_number)], POLICY)
     [outcome] = decisions.outcomes
     assert outcome.status == MessageStatus.PENDING  # never `failed` between retries
     assert outcome.attempt == attempt_number
-    assert outcome.retry_at == NOW + timedelta(seconds=delay)
+    assert outcome.retry_in == delay
     [retry] = decisions.retries
     assert retry.job == Job(7, attempt_number + 1)
     assert retry.delay_seconds == delay
@@ -45,7 +42,7 @@ def test_a_failure_with_retries_left_goes_back_to_pending_after_its_backoff(
 
 
 def test_the_last_retry_failing_fails_for_good_with_a_dead_letter_copy():
-    decisions = decide([attempt("carrier busy", attempt=3)], POLICY, NOW)
+    decisions = decide([attempt("carrier busy", attempt=3)], POLICY)
     [outcome] = decisions.outcomes
     assert (outcome.status, outcome.error) == (MessageStatus.FAILED, "carrier busy")
     assert decisions.retries == []
@@ -56,7 +53,7 @@ def test_the_last_retry_failing_fails_for_good_with_a_dead_letter_copy():
 
 
 def test_an_error_retrying_cannot_fix_fails_at_once():
-    decisions = decide([attempt("template error: x", retryable=False)], POLICY, NOW)
+    decisions = decide([attempt("template error: x", retryable=False)], POLICY)
     [outcome] = decisions.outcomes
     assert outcome.status == MessageStatus.FAILED
     assert decisions.retries == []
@@ -71,7 +68,7 @@ def test_a_batch_is_decided_message_by_message():
         attempt("busy", message_id=2, campaign_id=11),
         attempt("busy", message_id=3, campaign_id=12, attempt=3),
     ]
-    decisions = decide(results, POLICY, NOW)
+    decisions = decide(results, POLICY)
     statuses = [(o.message_id, o.status) for o in decisions.outcomes]
     assert statuses == [
         (1, MessageStatus.SENT),
@@ -83,7 +80,7 @@ def test_a_batch_is_decided_message_by_message():
 
 
 def test_zero_retries_allowed_means_the_first_failure_is_final():
-    decisions = decide([attempt("busy")], RetryPolicy(0, 1000), NOW)
+    decisions = decide([attempt("busy")], RetryPolicy(0, 1000))
     assert [o.status for o in decisions.outcomes] == [MessageStatus.FAILED]
 
 
@@ -104,7 +101,7 @@ def test_retry_numbers_start_at_one():
 def test_after_a_lease_expiry_one_more_attempt_is_allowed():
     def after_expiry(n: int):
         result = AttemptResult(7, 2, n, "Hi", "busy", True, lease_expiries=1)
-        return decide([result], POLICY, NOW)
+        return decide([result], POLICY)
 
     assert after_expiry(3).outcomes[0].status == MessageStatus.PENDING  # the extra attempt
     assert after_expiry(3).retries[0].job == Job(7, 4)

@@ -96,7 +96,9 @@ _PG_CLAIM = text(
         SELECT * FROM unnest(CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[])) AS k(id, attempt)
     ), claimed AS (
         UPDATE outbound_messages AS m
-        SET status = :to_status, lease_expires_at = :lease_until, updated_at = :now
+        SET status = :to_status,
+            lease_expires_at = timezone('UTC', now()) + make_interval(secs => :lease_seconds),
+            updated_at = :now
         FROM keys
         WHERE m.id = keys.id AND m.retry_count = keys.attempt AND m.status = :from_status
         RETURNING m.id, m.campaign_id, m.customer_id, m.retry_count, m.lease_expiries
@@ -109,6 +111,9 @@ _PG_CLAIM = text(
 
 
 class PostgresClaimRepository(ClaimRepository):
+    """Leases run on the database's clock: the recovery sweep that judges them compares
+    against the same clock, whatever clock the worker's machine keeps."""
+
     async def claim(
         self, session: AsyncSession, keys: Sequence[AttemptKey], now: datetime, lease: timedelta
     ) -> list[Claim]:
@@ -119,7 +124,7 @@ class PostgresClaimRepository(ClaimRepository):
             {
                 "ids": [key.message_id for key in keys],
                 "attempts": [key.attempt for key in keys],
-                "lease_until": now + lease,
+                "lease_seconds": lease.total_seconds(),
                 "now": now,
                 "from_status": MessageStatus.PENDING.value,
                 "to_status": MessageStatus.SENDING.value,

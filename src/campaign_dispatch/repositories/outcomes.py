@@ -2,11 +2,14 @@
 
 Each outcome is written only from `sending` at the claimed attempt: a worker whose lease
 expired, and whose message was claimed again, cannot overwrite the newer attempt's outcome.
+A retry's due time is `retry_in` seconds from now by the database's clock on PostgreSQL
+(by this process's on SQLite, where every process shares one machine's clock), so the
+relays that publish it agree on when it is due whatever the workers' clocks say.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, case, exists, text, update
@@ -19,14 +22,15 @@ from campaign_dispatch.statuses import UNFINISHED, CampaignStatus, MessageStatus
 
 @dataclass(frozen=True)
 class Outcome:
-    """The claimed attempt's result: `sent`, `pending` again (retry at `retry_at`) or `failed`."""
+    """The claimed attempt's result: `sent`, `pending` again (retry in `retry_in` seconds)
+    or `failed`."""
 
     message_id: int
     attempt: int  # the retry_count the claim was made at
     status: MessageStatus
     rendered: str | None
     error: str | None = None
-    retry_at: datetime | None = None
+    retry_in: float | None = None
 
 
 class OutcomeRepository:
@@ -67,7 +71,7 @@ class OutcomeRepository:
                     "b_attempt": o.attempt,
                     "b_text": o.rendered,
                     "b_error": o.error,
-                    "b_at": o.retry_at,
+                    "b_at": None if o.retry_in is None else now + timedelta(seconds=o.retry_in),
                 }
                 for o in outcomes
                 if o.status == status
@@ -108,14 +112,16 @@ _PG_RECORD = text(
         rendered_content = v.rendered,
         last_error = CASE WHEN v.status = :sent_status THEN m.last_error ELSE v.error END,
         retry_count = m.retry_count + CASE WHEN v.status = :retry_status THEN 1 ELSE 0 END,
-        available_at = CASE WHEN v.status = :retry_status THEN v.retry_at ELSE m.available_at END,
+        available_at = CASE WHEN v.status = :retry_status
+            THEN timezone('UTC', now()) + make_interval(secs => v.retry_in)
+            ELSE m.available_at END,
         enqueued_at = CASE WHEN v.status = :retry_status THEN NULL ELSE m.enqueued_at END,
         lease_expires_at = NULL,
         updated_at = :now
     FROM unnest(
         CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[]), CAST(:statuses AS VARCHAR[]),
-        CAST(:rendered AS TEXT[]), CAST(:errors AS TEXT[]), CAST(:retry_ats AS TIMESTAMP[])
-    ) AS v(id, attempt, status, rendered, error, retry_at)
+        CAST(:rendered AS TEXT[]), CAST(:errors AS TEXT[]), CAST(:retry_ins AS DOUBLE PRECISION[])
+    ) AS v(id, attempt, status, rendered, error, retry_in)
     WHERE m.id = v.id AND m.status = :claimed_status AND m.retry_count = v.attempt
     """
 )
@@ -135,7 +141,7 @@ class PostgresOutcomeRepository(OutcomeRepository):
                 "statuses": [o.status.value for o in outcomes],
                 "rendered": [o.rendered for o in outcomes],
                 "errors": [o.error for o in outcomes],
-                "retry_ats": [o.retry_at for o in outcomes],
+                "retry_ins": [o.retry_in for o in outcomes],
                 "now": now,
                 "sent_status": MessageStatus.SENT.value,
                 "retry_status": MessageStatus.PENDING.value,

@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from campaign_dispatch.repositories.claims import ClaimRepository, PostgresClaimRepository
 from campaign_dispatch.repositories.outbox import OutboxRepository, PostgresOutboxRepository
 from campaign_dispatch.repositories.outcomes import OutcomeRepository, PostgresOutcomeRepository
-from campaign_dispatch.repositories.recovery import RecoveryRepository
+from campaign_dispatch.repositories.recovery import (
+    PostgresRecoveryRepository,
+    RecoveryRepository,
+)
 
 
 @dataclass(frozen=True)
@@ -21,13 +24,13 @@ class PipelineRepositories:
 
     @classmethod
     def for_dialect(cls, dialect: str) -> "PipelineRepositories":
-        """PostgreSQL gets one-statement claims and outcomes (arrays, CTEs) and NOTIFY;
-        SQLite the portable SQL."""
+        """PostgreSQL gets one-statement claims and outcomes (arrays, CTEs), NOTIFY, and
+        the database's clock for leases and due times; SQLite the portable SQL."""
         if dialect == "postgresql":
             return cls(
                 PostgresOutboxRepository(),
                 PostgresClaimRepository(),
                 PostgresOutcomeRepository(),
-                RecoveryRepository(),
+                PostgresRecoveryRepository(),
             )
         return cls(OutboxRepository(), ClaimRepository(), OutcomeRepository(), RecoveryRepository())

@@ -2,12 +2,16 @@
 
 Each step is one conditional UPDATE on the expected state, so recovery can run in every
 process at once (and beside the workers) without two of them acting on the same row.
+On PostgreSQL, "expired" and "long ago" are judged by the database's clock, the one the
+leases and publish marks were written with: a sweeping process whose clock runs ahead
+cannot take back a live claim.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import DateTime, case, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import OutboundMessage as M
@@ -25,6 +29,12 @@ class ExpiredClaim:
 
 
 class RecoveryRepository:
+    """The portable SQL; on SQLite every process shares one machine's clock, `now`."""
+
+    def clock(self, now: datetime) -> Any:
+        """The time to judge and stamp with: this process's `now` (a bound value)."""
+        return now
+
     async def expire_leases(
         self,
         session: AsyncSession,
@@ -42,16 +52,17 @@ class RecoveryRepository:
         outlive the process that made it.
         """
         exhausted = M.retry_count >= max_retries + 1
+        deadline = self.clock(now) if expired_before is None else expired_before
         result = await session.execute(
             update(M)
-            .where(M.status == MessageStatus.SENDING, M.lease_expires_at < (expired_before or now))
+            .where(M.status == MessageStatus.SENDING, M.lease_expires_at < deadline)
             .values(
                 status=case((exhausted, MessageStatus.FAILED), else_=MessageStatus.PENDING),
                 retry_count=case((exhausted, M.retry_count), else_=M.retry_count + 1),
                 lease_expiries=M.lease_expiries + 1,
                 last_error=LEASE_EXPIRED,
                 enqueued_at=None,
-                available_at=now,
+                available_at=self.clock(now),
                 lease_expires_at=None,
                 updated_at=now,
             )
@@ -61,11 +72,14 @@ class RecoveryRepository:
             ExpiredClaim(mid, cid, MessageStatus(status), n) for mid, cid, status, n in result.all()
         ]
 
-    async def requeue_lost(self, session: AsyncSession, published_before: datetime) -> int:
-        """Pending jobs published long ago and never consumed: publish them again."""
+    async def requeue_lost(
+        self, session: AsyncSession, now: datetime, older_than: timedelta
+    ) -> int:
+        """Pending jobs published more than `older_than` ago and never consumed: publish
+        them again."""
         result = await session.execute(
             update(M)
-            .where(M.status == MessageStatus.PENDING, M.enqueued_at < published_before)
+            .where(M.status == MessageStatus.PENDING, M.enqueued_at < self.clock(now) - older_than)
             .values(enqueued_at=None)
         )
         return int(getattr(result, "rowcount", 0) or 0)
@@ -78,3 +92,9 @@ class RecoveryRepository:
             .values(enqueued_at=None)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+class PostgresRecoveryRepository(RecoveryRepository):
+    def clock(self, now: datetime) -> Any:
+        # The database's clock, as the naive UTC the tables store.
+        return func.timezone("UTC", func.now(), type_=DateTime())

@@ -72,8 +72,7 @@ class Recovery:
         republished job anew, so a job the broker does still hold gets at most one
         duplicate per `requeue_after`; a duplicate claims nothing and is acknowledged."""
         async with self.database.sessions.begin() as session:
-            published_before = now - self.requeue_after
-            return await self.repositories.recovery.requeue_lost(session, published_before)
+            return await self.repositories.recovery.requeue_lost(session, now, self.requeue_after)
 
     async def _dead_letter(self, message_id: int, attempt: int) -> None:
         reason = f"failed after {attempt} retries: worker lease expired"

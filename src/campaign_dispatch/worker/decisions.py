@@ -4,7 +4,6 @@ policy and the time. The processor does the I/O these decisions call for."""
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 from campaign_dispatch.queue import Job
 from campaign_dispatch.repositories.outcomes import Outcome
@@ -79,20 +78,20 @@ class Decisions:
         return sum(o.status == MessageStatus.FAILED for o in self.outcomes)
 
 
-def decide(results: Sequence[AttemptResult], policy: RetryPolicy, now: datetime) -> Decisions:
+def decide(results: Sequence[AttemptResult], policy: RetryPolicy) -> Decisions:
     """sent; or pending again after a backoff while retries remain and the error may pass;
     or failed for good, with a copy for the dead-letter queue."""
     decisions = Decisions()
     for r in results:
         if r.error is None:
-            status, retry_at = MessageStatus.SENT, None
+            status, retry_in = MessageStatus.SENT, None
         elif r.retryable and r.attempt < policy.retries_allowed(r.lease_expiries):
             retry_number = r.attempt + 1
             delay = policy.delay_seconds(retry_number)
-            status, retry_at = MessageStatus.PENDING, now + timedelta(seconds=delay)
+            status, retry_in = MessageStatus.PENDING, delay
             decisions.retries.append(Retry(Job(r.message_id, retry_number), delay))
         else:
-            status, retry_at = MessageStatus.FAILED, None
+            status, retry_in = MessageStatus.FAILED, None
             reason = (
                 f"failed after {r.attempt} retries: {r.error}"
                 if r.retryable
@@ -100,7 +99,7 @@ def decide(results: Sequence[AttemptResult], policy: RetryPolicy, now: datetime)
             )
             decisions.dead_letters.append(DeadLetter(Job(r.message_id, r.attempt), reason))
         decisions.outcomes.append(
-            Outcome(r.message_id, r.attempt, status, r.rendered, r.error, retry_at)
+            Outcome(r.message_id, r.attempt, status, r.rendered, r.error, retry_in)
         )
         if status != MessageStatus.PENDING:
             decisions.finished_campaigns.add(r.campaign_id)

@@ -75,7 +75,7 @@ class BatchProcessor:
         finally:
             metrics.IN_FLIGHT.dec(len(claims))
         if results:
-            decisions = decide(results, self.policy, utcnow())
+            decisions = decide(results, self.policy)
             # Shielded: once providers have been called, their outcome must be written
             # even if this task is cancelled at shutdown.
             await asyncio.shield(self._apply(decisions))
