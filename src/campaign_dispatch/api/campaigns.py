@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from campaign_dispatch.api.deps import CampaignId, PageDep, ResourcesDep, SessionDep
-from campaign_dispatch.api.errors import error_responses
+from campaign_dispatch.api.errors import BODY_ERRORS, error_responses
 from campaign_dispatch.schemas.campaign import (
     CampaignCreate,
     CampaignDetail,
@@ -20,7 +20,12 @@ router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 _NOT_FOUND = error_responses(404)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignDetail)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CampaignDetail,
+    responses=error_responses(*BODY_ERRORS),
+)
 async def create_campaign(
     body: CampaignCreate, session: SessionDep, response: Response
 ) -> CampaignDetail:
@@ -45,7 +50,9 @@ async def get_campaign(campaign_id: CampaignId, session: SessionDep) -> Campaign
 
 
 @router.post(
-    "/{campaign_id}/personalized-preview", response_model=PreviewResponse, responses=_NOT_FOUND
+    "/{campaign_id}/personalized-preview",
+    response_model=PreviewResponse,
+    responses=error_responses(404, *BODY_ERRORS),
 )
 async def personalized_preview(
     campaign_id: CampaignId, body: PreviewRequest, resources: ResourcesDep

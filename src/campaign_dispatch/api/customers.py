@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, UploadFile, status
 
 from campaign_dispatch.api.deps import CustomerId, PageDep, SessionDep
-from campaign_dispatch.api.errors import error_responses
+from campaign_dispatch.api.errors import BODY_ERRORS, error_responses
 from campaign_dispatch.api.paths import CUSTOMER_ID_SEGMENT
 from campaign_dispatch.schemas.common import Page
 from campaign_dispatch.schemas.customer import CustomerCreate, CustomerImportResult, CustomerRead
@@ -12,7 +12,12 @@ from campaign_dispatch.services import customers
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CustomerRead)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CustomerRead,
+    responses=error_responses(*BODY_ERRORS),
+)
 async def create_customer(
     body: CustomerCreate, session: SessionDep, response: Response
 ) -> CustomerRead:
@@ -37,7 +42,9 @@ async def get_customer(customer_id: CustomerId, session: SessionDep) -> Customer
     return await customers.get(session, customer_id)
 
 
-@router.post("/import", response_model=CustomerImportResult, responses=error_responses(413, 415))
+@router.post(
+    "/import", response_model=CustomerImportResult, responses=error_responses(*BODY_ERRORS)
+)
 async def import_customers(file: UploadFile, session: SessionDep) -> CustomerImportResult:
     """CSV with a header row: phone (required), first_name, last_name, location,
     preferred_product. Bad rows are reported by row number; duplicate phones are skipped."""

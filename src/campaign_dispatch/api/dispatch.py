@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, status
 from fastapi.responses import JSONResponse
 
 from campaign_dispatch.api.deps import CampaignId, ResourcesDep, SessionDep, after_commit
-from campaign_dispatch.api.errors import error_responses
+from campaign_dispatch.api.errors import BODY_ERRORS, error_responses
 from campaign_dispatch.schemas.campaign import SendRequest, SendResponse
 from campaign_dispatch.services import dispatch
 from campaign_dispatch.services.idempotency import respond_once
@@ -32,7 +32,7 @@ def _fingerprint(body: SendRequest) -> str:
     "/{campaign_id}/send",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SendResponse,
-    responses=error_responses(404, 409, 429),
+    responses=error_responses(404, 409, *BODY_ERRORS, 429),
 )
 async def send_campaign(
     campaign_id: CampaignId,

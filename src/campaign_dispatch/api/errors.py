@@ -43,6 +43,11 @@ _DESCRIPTIONS = {
 }
 
 
+BODY_ERRORS = (413, 415)
+"""What RequestLimits answers, before routing, on every operation that takes a body: too
+large, or not the one content type the operation takes."""
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these statuses, each with the error envelope as its body."""
     return {

@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 
 from campaign_dispatch.api.deps import ResourcesDep
-from campaign_dispatch.api.errors import error_responses
+from campaign_dispatch.api.errors import BODY_ERRORS, error_responses
 from campaign_dispatch.schemas.campaign import (
     PlaceholderList,
     PreviewResponse,
@@ -18,7 +18,9 @@ async def list_placeholders() -> PlaceholderList:
     return templates.placeholders()
 
 
-@router.post("/preview", response_model=PreviewResponse, responses=error_responses(404))
+@router.post(
+    "/preview", response_model=PreviewResponse, responses=error_responses(404, *BODY_ERRORS)
+)
 async def preview_template(
     body: TemplatePreviewRequest, resources: ResourcesDep
 ) -> PreviewResponse:
