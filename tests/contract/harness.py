@@ -30,9 +30,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from campaign_dispatch.app import create_app
-from campaign_dispatch.config import Settings
 from campaign_dispatch.models.base import MAX_ID
-from tests.contract.live import embedded_settings, serve
+from tests.contract.live import embedded_settings, serve, service_settings
 
 SEED = 20261202
 
@@ -67,13 +66,8 @@ SETTINGS = settings(
 
 
 def document_for(**overrides: Any) -> dict[str, Any]:
-    """The OpenAPI document of an app with these settings (no database is touched)."""
-    app_settings = Settings(
-        database_url="sqlite:///unused.db",
-        **overrides,
-        _env_file=None,
-    )
-    return create_app(app_settings).openapi()
+    """The OpenAPI document of the served app with these settings (no database is touched)."""
+    return create_app(service_settings("sqlite:///unused.db", **overrides)).openapi()
 
 
 def load(document: dict[str, Any], *, generate_credentials: bool = True) -> Any:

@@ -23,21 +23,29 @@ from campaign_dispatch.db.migrate import upgrade
 STARTUP_TIMEOUT_S = 30.0
 
 
-def embedded_settings(directory: Path, **overrides: Any) -> Settings:
-    """A fresh, migrated SQLite file in `directory`; nothing read from the environment."""
-    url = f"sqlite:///{directory / 'contract.db'}"
-    upgrade(url)
+def service_settings(database_url: str, **overrides: Any) -> Settings:
+    """The settings the contract runs serve with: nothing from a .env file, and nothing
+    from the environment that would change what is served (a broker, keys, hosts)."""
     values: dict[str, Any] = {
-        "database_url": url,
+        "database_url": database_url,
         "amqp_url": None,
         "api_keys": None,
-        "web_dist_dir": directory / "no-dashboard",
+        "allowed_hosts": None,
+        "allow_unauthenticated": False,
+        "web_dist_dir": Path("/nonexistent/no-dashboard"),
         "mock_sender_failure_rate": 0.0,
         "retry_base_delay_ms": 10,
         "log_level": "WARNING",
         **overrides,
     }
     return Settings(**values, _env_file=None)
+
+
+def embedded_settings(directory: Path, **overrides: Any) -> Settings:
+    """A fresh, migrated SQLite file in `directory`."""
+    url = f"sqlite:///{directory / 'contract.db'}"
+    upgrade(url)
+    return service_settings(url, **overrides)
 
 
 def _free_port() -> int:
