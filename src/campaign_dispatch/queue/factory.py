@@ -15,5 +15,6 @@ def create_queue(settings: Settings) -> JobQueue:
             name=settings.queue_name,
             publisher=settings.rabbitmq_publisher,
             publish_timeout=settings.publish_timeout_seconds,
+            queue_type=settings.queue_type,
         )
     return InProcessQueue()

@@ -38,7 +38,7 @@ from campaign_dispatch.queue.publisher import (
     AioPikaPublisher,
     BatchPublisher,
 )
-from campaign_dispatch.queue.topology import Topology
+from campaign_dispatch.queue.topology import QueueType, Topology
 
 log = structlog.get_logger(__name__)
 
@@ -56,9 +56,10 @@ class RabbitQueue:
         connect_timeout: float = 5.0,
         publisher: PublisherChoice = "auto",
         publish_timeout: float = 10.0,
+        queue_type: QueueType = "classic",
     ):
         self.url = url
-        self.topology = Topology(name, retry_delays_ms)
+        self.topology = Topology(name, retry_delays_ms, queue_type)
         self.name = name
         self.connect_timeout = connect_timeout
         self.publish_timeout = publish_timeout
@@ -89,7 +90,15 @@ class RabbitQueue:
             try:
                 connection = await self._open("publish")
                 channel = await connection.channel(publisher_confirms=True)
-                await self.topology.declare(channel)
+                try:
+                    await self.topology.declare(channel)
+                except aio_pika.exceptions.ChannelPreconditionFailed as exc:
+                    raise QueueUnavailable(
+                        f"the queues named {self.name!r} exist with other arguments than "
+                        f"QUEUE_TYPE={self.topology.queue_type} declares ({exc}); a queue "
+                        "keeps the type it was created with: delete the queues (they hold "
+                        "only jobs, which the outbox publishes again) or change QUEUE_TYPE"
+                    ) from exc
                 relay_channel = await connection.channel(publisher_confirms=True)
                 await self._choose_publisher(relay_channel)
             except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:

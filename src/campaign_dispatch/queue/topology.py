@@ -10,18 +10,31 @@ cleans up after a run (tests, the bench). `campaign_sends` below is QUEUE_NAME's
   head-of-line blocking of per-message TTLs in a single queue (a long TTL at the head
   would hold back the shorter ones behind it).
 - `campaign_sends.dlq`: copies of finally failed messages, with the reason.
+
+QUEUE_TYPE picks classic queues (the default: one node) or quorum queues (replicated
+across a cluster's nodes, RabbitMQ's choice for data that must survive losing one). On
+quorum queues the delay queues dead-letter at least once (`x-dead-letter-strategy`,
+which needs `x-overflow: reject-publish`): a retry whose delay ran out is confirmed into
+`campaign_sends` before the delay queue lets go of it, where the default (at most once)
+could drop it if a node failed in between. A queue keeps the type it was created with;
+declaring it with another is refused by the broker, so switching means deleting the
+queues (they hold only jobs, which the outbox can publish again).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from aio_pika.abc import AbstractChannel
+
+QueueType = Literal["classic", "quorum"]
 
 
 @dataclass(frozen=True)
 class Topology:
     name: str
     retry_delays_ms: Sequence[int] = field(default_factory=tuple)
+    queue_type: QueueType = "classic"
 
     def __post_init__(self) -> None:
         delays = tuple(sorted(set(self.retry_delays_ms)))
@@ -54,16 +67,31 @@ class Topology:
         queue_ms = next((d for d in self.retry_delays_ms if d >= delay_ms), longest)
         return self.retry_queue_name(queue_ms), min(delay_ms, queue_ms) / 1000
 
+    def arguments(self, delay_ms: int | None = None) -> dict[str, Any]:
+        """The declaration arguments of the send and dead-letter queues (no delay) or of
+        the delay queue for `delay_ms`."""
+        arguments: dict[str, Any] = {}
+        if self.queue_type == "quorum":
+            arguments["x-queue-type"] = "quorum"
+        if delay_ms is not None:
+            arguments |= {
+                "x-message-ttl": delay_ms,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": self.name,
+            }
+            if self.queue_type == "quorum":
+                arguments |= {
+                    "x-dead-letter-strategy": "at-least-once",
+                    "x-overflow": "reject-publish",
+                }
+        return arguments
+
     async def declare(self, channel: AbstractChannel) -> None:
-        await channel.declare_queue(self.name, durable=True)
-        await channel.declare_queue(self.dead_letter_name, durable=True)
+        await channel.declare_queue(self.name, durable=True, arguments=self.arguments())
+        await channel.declare_queue(self.dead_letter_name, durable=True, arguments=self.arguments())
         for delay_ms in self.retry_delays_ms:
             await channel.declare_queue(
                 self.retry_queue_name(delay_ms),
                 durable=True,
-                arguments={
-                    "x-message-ttl": delay_ms,
-                    "x-dead-letter-exchange": "",
-                    "x-dead-letter-routing-key": self.name,
-                },
+                arguments=self.arguments(delay_ms),
             )

@@ -1,5 +1,5 @@
 """Fixtures of the RabbitMQ tests: a fresh queue name per test (deleted afterwards), both
-publish paths, and an API process with its relay."""
+publish paths and both queue types, and an API process with its relay."""
 
 import uuid
 
@@ -23,16 +23,35 @@ async def _queue_names(name):
     return [name, f"{name}.dlq", *(f"{name}.retry.{ms}ms" for ms in (10, 20, 40, 200, 400, 800))]
 
 
-@pytest.fixture(params=["frames", "aio-pika"])
-def publisher(request):
-    """Every RabbitMQ test runs on both publish paths: the custom one and its fallback."""
+# Every RabbitMQ test runs on both publish paths (the custom one and its fallback) and on
+# both queue types; the custom path, the one production takes, on both types.
+VARIANTS = [("frames", "classic"), ("frames", "quorum"), ("aio-pika", "classic")]
+
+
+@pytest.fixture(params=VARIANTS, ids=["-".join(v) for v in VARIANTS])
+def variant(request):
     return request.param
 
 
 @pytest.fixture
-async def rabbit_settings(settings, queue_name, publisher):
+def publisher(variant):
+    return variant[0]
+
+
+@pytest.fixture
+def queue_type(variant):
+    return variant[1]
+
+
+@pytest.fixture
+async def rabbit_settings(settings, queue_name, publisher, queue_type):
     yield settings.model_copy(
-        update={"amqp_url": AMQP_URL, "queue_name": queue_name, "rabbitmq_publisher": publisher}
+        update={
+            "amqp_url": AMQP_URL,
+            "queue_name": queue_name,
+            "rabbitmq_publisher": publisher,
+            "queue_type": queue_type,
+        }
     )
     connection = await aio_pika.connect(AMQP_URL)
     async with connection:

@@ -116,7 +116,7 @@ async def test_retries_wait_for_their_backoff_and_end_in_the_dlq(api, rabbit_set
         connection = await aio_pika.connect(AMQP_URL)
         async with connection:
             channel = await connection.channel()
-            dlq = await channel.declare_queue(f"{rabbit_settings.queue_name}.dlq", durable=True)
+            dlq = await channel.declare_queue(f"{rabbit_settings.queue_name}.dlq", passive=True)
             dead = []
             while (message := await dlq.get(no_ack=True, fail=False)) is not None:
                 dead.append((Job.decode(message.body).message_id, message.headers["x-reason"]))
@@ -133,6 +133,7 @@ def _worker_process(settings, **env):
         "AMQP_URL": settings.amqp_url,
         "QUEUE_NAME": settings.queue_name,
         "RABBITMQ_PUBLISHER": settings.rabbitmq_publisher,
+        "QUEUE_TYPE": settings.queue_type,
         "MOCK_SENDER_FAILURE_RATE": "0",
         "LOG_LEVEL": "WARNING",
         **env,

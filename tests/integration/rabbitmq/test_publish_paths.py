@@ -151,3 +151,34 @@ async def test_a_job_with_nowhere_to_go_fails_the_supported_path(queue_name):
             await queue.publish([Job(1, 0), Job(2, 0)])
     finally:
         await queue.close()
+
+
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+async def test_the_queues_are_declared_with_the_configured_type(queue_name, queue_type):
+    """Checked on the broker, which refuses (406) a declaration whose arguments differ from
+    the queue's: redeclaring with the expected ones succeeds, with the other type fails."""
+    queue = RabbitQueue(AMQP_URL, retry_delays_ms=[1000], name=queue_name, queue_type=queue_type)
+    await queue.connect()
+    await queue.close()
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        for name, arguments in [
+            (queue_name, queue.topology.arguments()),
+            (f"{queue_name}.dlq", queue.topology.arguments()),
+            (f"{queue_name}.retry.1000ms", queue.topology.arguments(1000)),
+        ]:
+            channel = await connection.channel()
+            await channel.declare_queue(name, durable=True, arguments=arguments)
+        other = "classic" if queue_type == "quorum" else "quorum"
+        channel = await connection.channel()
+        with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
+            await channel.declare_queue(queue_name, durable=True, arguments={"x-queue-type": other})
+
+
+async def test_a_queue_of_the_other_type_is_a_clear_error(queue_name):
+    classic = _queue(queue_name, "auto")
+    await classic.connect()
+    await classic.close()
+    quorum = RabbitQueue(AMQP_URL, retry_delays_ms=[1000], name=queue_name, queue_type="quorum")
+    with pytest.raises(QueueUnavailable, match="keeps the type it was created with"):
+        await quorum.connect()
