@@ -23,6 +23,7 @@ TABLES = (
     "campaigns",
     "campaign_counts",
     "customers",
+    "relay_batches",
 )
 
 

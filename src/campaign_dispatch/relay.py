@@ -5,8 +5,9 @@ published in one short statement (SKIP LOCKED, so several relays share the work)
 publishes it with confirms, holding no transaction or row lock while the broker answers.
 If the broker is down, refuses, or does not confirm within PUBLISH_TIMEOUT_SECONDS, the
 batch is given back (unpublished again) and tried later; if this process dies between
-the mark and the confirms, the recovery of lost jobs publishes the batch again after
-REQUEUE_AFTER_SECONDS. The send endpoint never waits for the broker, and nothing is lost.
+the mark and the confirms, the batch's record outlives it and the recovery sweep gives
+the batch back once the record expires (`hold` after the mark). The send endpoint never
+waits for the broker, and nothing is lost.
 
 Relays poll, and on PostgreSQL they also LISTEN: a send's transaction NOTIFYs on commit,
 so jobs go out at once even when the relay runs in another process than the API.
@@ -14,6 +15,7 @@ so jobs go out at once even when the relay runs in another process than the API.
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -23,7 +25,7 @@ from campaign_dispatch import metrics
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.db import Database
 from campaign_dispatch.queue import Job, JobQueue, QueueUnavailable
-from campaign_dispatch.repositories.outbox import NOTIFY_CHANNEL, DueMessage, OutboxRepository
+from campaign_dispatch.repositories.outbox import NOTIFY_CHANNEL, OutboxRepository, TakenBatch
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +39,7 @@ class Relay:
         batch_size: int = 2000,
         interval: float = 0.2,
         concurrency: int = 2,
+        hold_seconds: float = 30.0,
     ) -> None:
         self.database = database
         self.outbox = outbox
@@ -44,6 +47,9 @@ class Relay:
         self.batch_size = batch_size
         self.interval = interval
         self.concurrency = max(1, concurrency)
+        # How long a taken batch's record lasts: past the publish timeout, so that only a
+        # relay that died (not a slow one) has its batch given back under it.
+        self.hold = timedelta(seconds=hold_seconds)
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -52,29 +58,34 @@ class Relay:
 
     async def publish_due(self) -> int:
         async with self.database.statement_sessions.begin() as session:
-            due = await self.outbox.take_due(session, utcnow(), self.batch_size)
-        if not due:
+            batch = await self.outbox.take_due(session, utcnow(), self.batch_size, self.hold)
+        if batch.batch_id is None:
             return 0
-        jobs = [Job(d.message_id, d.attempt) for d in due]
+        jobs = [Job(d.message_id, d.attempt) for d in batch.messages]
         try:
             await self.queue.publish(jobs)
         except BaseException:
             # Refused, timed out or cancelled at shutdown: unpublished again, so that the
             # next look (here or in another relay) publishes them. A job the broker did
             # take after all is then published twice; the second claims nothing.
-            await asyncio.shield(self._give_back(due))
+            await asyncio.shield(self._give_back(batch))
             raise
         metrics.JOBS_PUBLISHED.inc(len(jobs))
-        return len(jobs)
-
-    async def _give_back(self, due: list[DueMessage]) -> None:
         try:
             async with self.database.statement_sessions.begin() as session:
-                await self.outbox.give_back(session, due)
+                await self.outbox.confirm(session, batch.batch_id)
+        except Exception:  # the sweep releases the record; the jobs may go out twice
+            log.exception("could not drop a published batch's record", batch=batch.batch_id)
+        return len(jobs)
+
+    async def _give_back(self, batch: TakenBatch) -> None:
+        try:
+            async with self.database.statement_sessions.begin() as session:
+                await self.outbox.give_back(session, batch)
         except Exception:
             log.exception(
-                "could not give back unpublished jobs; the lost-job recovery will publish them",
-                count=len(due),
+                "could not give back unpublished jobs; the recovery sweep will",
+                count=len(batch.messages),
             )
 
     async def listen(self, dsn: str, stop: asyncio.Event) -> None:

@@ -59,5 +59,5 @@ async def test_a_retry_recorded_by_a_worker_whose_clock_runs_ahead_is_due_on_tim
             utcnow() + SKEW,  # the worker's clock, an hour ahead
         )
     async with runtime.sessions() as session, session.begin():  # a relay on time
-        due = await repositories.outbox.take_due(session, utcnow(), 100)
-    assert [(d.message_id, d.attempt) for d in due] == [(message.id, 1)]
+        due = await repositories.outbox.take_due(session, utcnow(), 100, timedelta(seconds=30))
+    assert [(d.message_id, d.attempt) for d in due.messages] == [(message.id, 1)]

@@ -6,11 +6,15 @@ recovery sweep), and a publish that fails must not leave them looking published.
 """
 
 import asyncio
+from datetime import timedelta
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from campaign_dispatch.background import Role
+from campaign_dispatch.clock import utcnow
+from campaign_dispatch.models import RelayBatch
 from campaign_dispatch.queue import QueueUnavailable
+from campaign_dispatch.scheduler.recovery import Recovery
 from tests.pipeline_helpers import eventually, messages, send_to_new_customers
 
 
@@ -84,3 +88,66 @@ async def test_a_refused_publish_gives_its_batch_back_at_once(
     rows = await messages(runtime, campaign_id)
     assert all(m.enqueued_at is not None for m in rows)
     assert refusals == 2
+
+
+def _recovery(runtime):
+    return Recovery(
+        runtime.resources.database,
+        runtime.resources.repositories,
+        runtime.queue,
+        max_retries=3,
+        requeue_after_seconds=600,
+        interval=1,
+    )
+
+
+async def _take(runtime, hold_seconds):
+    outbox = runtime.resources.repositories.outbox
+    async with runtime.resources.database.statement_sessions.begin() as session:
+        return await outbox.take_due(session, utcnow(), 100, timedelta(seconds=hold_seconds))
+
+
+async def test_a_batch_whose_relay_died_before_the_confirms_is_published_again_soon(
+    client, runtime, make_customer, make_campaign
+):
+    """Marked published, then the relay's process died: the batch's record expires and the
+    recovery sweep gives the batch back within seconds, not REQUEUE_AFTER_SECONDS."""
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 3)
+    batch = await _take(runtime, hold_seconds=0.2)  # … and the process is gone
+    assert len(batch.messages) == 3
+    assert all(m.enqueued_at is not None for m in await messages(runtime, campaign_id))
+
+    await asyncio.sleep(0.5)
+    await _recovery(runtime).sweep()
+    assert all(m.enqueued_at is None for m in await messages(runtime, campaign_id))
+
+    await runtime.start({Role.RELAY})
+    runtime.wake_relay()
+
+    async def published():
+        return len(runtime.queue) == 3
+
+    await eventually(published, timeout=10)
+
+
+async def test_a_batch_still_within_its_hold_is_left_to_its_relay(
+    client, runtime, make_customer, make_campaign
+):
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 2)
+    await _take(runtime, hold_seconds=60)
+    await _recovery(runtime).sweep()
+    assert all(m.enqueued_at is not None for m in await messages(runtime, campaign_id))
+
+
+async def test_a_confirmed_batch_leaves_no_record(client, runtime, make_customer, make_campaign):
+    await runtime.start({Role.RELAY})
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 4)
+    runtime.wake_relay()
+
+    async def published():
+        return len(runtime.queue) == 4
+
+    await eventually(published, timeout=10)
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(RelayBatch)) == 0
+    assert all(m.enqueued_at is not None for m in await messages(runtime, campaign_id))

@@ -56,6 +56,7 @@ class BackgroundServices:
                 r.queue,
                 s.relay_batch_size,
                 s.relay_interval_seconds,
+                hold_seconds=s.publish_timeout_seconds + 20,
             )
             r.outbox_signal.subscribe(relay.wake)
             self.supervisor.spawn("relay", relay.run)

@@ -3,6 +3,7 @@ from campaign_dispatch.models.campaign import Campaign, CampaignAudience, Campai
 from campaign_dispatch.models.customer import Customer
 from campaign_dispatch.models.idempotency import IdempotencyRecord
 from campaign_dispatch.models.message import OutboundMessage
+from campaign_dispatch.models.relay_batch import RelayBatch
 
 __all__ = [
     "Base",
@@ -12,4 +13,5 @@ __all__ = [
     "Customer",
     "IdempotencyRecord",
     "OutboundMessage",
+    "RelayBatch",
 ]

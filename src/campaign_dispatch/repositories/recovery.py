@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, case, func, update
+from sqlalchemy import DateTime, case, delete, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import OutboundMessage as M
+from campaign_dispatch.models import RelayBatch
 from campaign_dispatch.statuses import MessageStatus
 
 LEASE_EXPIRED = "worker stopped before recording the outcome (lease expired)"
@@ -85,7 +86,9 @@ class RecoveryRepository:
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def forget_enqueued(self, session: AsyncSession) -> int:
-        """The in-process queue starts empty: every pending job is unpublished again."""
+        """The in-process queue starts empty: every pending job is unpublished again (and
+        no relay batch is waiting for confirms any more)."""
+        await session.execute(delete(RelayBatch))
         result = await session.execute(
             update(M)
             .where(M.status == MessageStatus.PENDING, M.enqueued_at.is_not(None))

@@ -39,13 +39,16 @@ class Recovery:
         failed = [e for e in expired if e.status == MessageStatus.FAILED]
         for claim in failed:
             await self._dead_letter(claim.message_id, claim.attempt)
+        async with self.database.sessions.begin() as session:
+            abandoned = await self.repositories.outbox.release_abandoned(session, now)
         requeued = await self._requeue_lost(now)
         async with self.database.sessions.begin() as session:
             finished = await self.repositories.outcomes.complete_campaigns(session, None, now)
-        if expired or requeued or finished:
+        if expired or abandoned or requeued or finished:
             log.info(
                 "recovered",
                 expired_claims=len(expired),
+                abandoned_publishes=abandoned,
                 failed_for_good=len(failed),
                 requeued=requeued,
                 campaigns_finished=finished,
