@@ -6,11 +6,16 @@ The worker and the scheduler reach the broker through a proxy the test stalls
 relays publish its jobs into the stall and wait for confirms that cannot come, and both
 processes are killed before PUBLISH_TIMEOUT_SECONDS (10 s) would give the batch back.
 The proxy drops what it held, the processes start again, and the campaign must finish
-within 30 s (2.6 s before 4e29dea), long before the lost-job recovery's
-REQUEUE_AFTER_SECONDS (600 s): a worker that dies at the wrong moment must not hold a
-campaign `sending` for ten minutes. (Since 4e29dea the README documents that a relay
-dying between its mark and its publish leaves the batch to that recovery: if that is
-kept, this test should shorten REQUEUE_AFTER_SECONDS and assert recovery within it.)
+within 60 s, ten times sooner than the lost-job recovery's REQUEUE_AFTER_SECONDS
+(600 s): a worker that dies at the wrong moment must not hold a campaign `sending` for
+ten minutes.
+
+History (docs/reliability.md, Findings): before 4e29dea the relay held the rows locked
+while publishing, and the campaign finished 2.6 s after the restart; from 4e29dea to
+3a1434e the relay committed its mark first and the batch waited REQUEUE_AFTER_SECONDS
+(this test failed: 3 000 messages still pending after 60 s); since 9b1255a the mark is
+recorded in relay_batches and recovery gives an abandoned batch back once its record
+expires (PUBLISH_TIMEOUT_SECONDS + 20 s after the mark): about 30 s here.
 """
 
 import asyncio
@@ -18,7 +23,6 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
-import pytest
 
 from tests.faults.campaigns import create_campaign, send, wait_finished
 from tests.faults.processes import Cluster
@@ -28,14 +32,6 @@ from tests.faults.reconcile import reconcile
 MESSAGES = 3_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "since 4e29dea the relay commits a batch's mark (enqueued_at) before publishing "
-        "it: a process killed between the mark and the confirms leaves the batch "
-        "unpublished until REQUEUE_AFTER_SECONDS (600 s); see docs/reliability.md, Findings"
-    ),
-)
 async def test_f_relays_killed_mid_publish_the_campaign_still_goes_out_promptly(
     cluster: Cluster,
 ) -> None:
@@ -68,7 +64,7 @@ async def test_f_relays_killed_mid_publish_the_campaign_still_goes_out_promptly(
         proxy.drop()
         await asyncio.gather(worker.restart(), scheduler.restart())
 
-        seconds = await wait_finished(cluster.database_url, [campaign], timeout=30)
+        seconds = await wait_finished(cluster.database_url, [campaign], timeout=60)
         result = await reconcile(
             cluster.database_url,
             {campaign: MESSAGES},
