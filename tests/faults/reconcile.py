@@ -21,9 +21,13 @@ deliveries here where a real provider would drop the repeat by its idempotency k
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import httpx
+
+if TYPE_CHECKING:
+    from tests.faults.processes import Cluster, ServiceProcess
 
 _EXAMPLES = 5
 
@@ -266,3 +270,21 @@ async def _reconcile_api(
                     "API stats differ from the database",
                     f"{cid}: {body['status']} {got} != {result.statuses.get(cid)} {want}",
                 )
+
+
+async def finish_and_reconcile(
+    cluster: "Cluster", api: "ServiceProcess", campaign: int, messages: int, timeout: float
+) -> tuple[float, Reconciliation]:
+    """Wait until `campaign` is finished (seconds taken), then reconcile it against the
+    database, the API and the cluster's send log."""
+    from tests.faults.campaigns import wait_finished
+
+    seconds = await wait_finished(cluster.database_url, [campaign], timeout=timeout)
+    result = await reconcile(
+        cluster.database_url,
+        {campaign: messages},
+        max_retries=int(cluster.settings["MAX_RETRIES"]),
+        send_log=cluster.send_log_dir,
+        api_url=api.url,
+    )
+    return seconds, result

@@ -24,10 +24,10 @@ import uuid
 import asyncpg
 import httpx
 
-from tests.faults.campaigns import create_campaign, send, wait_finished
+from tests.faults.campaigns import create_campaign, send
 from tests.faults.conftest import CUSTOMERS
 from tests.faults.processes import Cluster, ServiceProcess
-from tests.faults.reconcile import reconcile
+from tests.faults.reconcile import finish_and_reconcile
 
 MESSAGES = CUSTOMERS  # 20 000
 
@@ -140,14 +140,7 @@ async def test_c_api_killed_mid_send_is_all_or_nothing(cluster: Cluster) -> None
     finally:
         await connection.close()
 
-    seconds = await wait_finished(cluster.database_url, [campaign], timeout=120)
-    result = await reconcile(
-        cluster.database_url,
-        {campaign: MESSAGES},
-        max_retries=int(cluster.settings["MAX_RETRIES"]),
-        send_log=cluster.send_log_dir,
-        api_url=api.url,
-    )
+    seconds, result = await finish_and_reconcile(cluster, api, campaign, MESSAGES, 120)
     print(
         f"kill inside the INSERT: {first}; kill after the commit: {second}; "
         f"finished {seconds:.1f}s after the replay; exits {cluster.exits}; {result.summary()}"

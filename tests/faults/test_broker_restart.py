@@ -12,9 +12,9 @@ import time
 import httpx
 
 from tests.faults import broker
-from tests.faults.campaigns import create_campaign, final_count, send, wait_finished, wait_for_final
+from tests.faults.campaigns import create_campaign, final_count, send, wait_for_final
 from tests.faults.processes import Cluster
-from tests.faults.reconcile import reconcile
+from tests.faults.reconcile import finish_and_reconcile
 
 MESSAGES = 4_000
 DOWN_SECONDS = 3
@@ -50,14 +50,7 @@ async def test_a_broker_restart_mid_campaign_loses_and_duplicates_nothing(
     # The fault hit the campaign in the middle, not before or after it.
     assert before < MESSAGES and after < MESSAGES, (before, during, after)
 
-    seconds = await wait_finished(cluster.database_url, [campaign], timeout=90)
-    result = await reconcile(
-        cluster.database_url,
-        {campaign: MESSAGES},
-        max_retries=int(cluster.settings["MAX_RETRIES"]),
-        send_log=cluster.send_log_dir,
-        api_url=api.url,
-    )
+    seconds, result = await finish_and_reconcile(cluster, api, campaign, MESSAGES, 90)
     print(
         f"broker down {back_after:.1f}s at {before}/{MESSAGES} final ({during} when it came "
         f"back); finished {seconds:.1f}s later; exits {cluster.exits}; {result.summary()}"

@@ -17,9 +17,9 @@ from collections import Counter
 import asyncpg
 import httpx
 
-from tests.faults.campaigns import create_campaign, final_count, send, wait_finished, wait_for_final
+from tests.faults.campaigns import create_campaign, final_count, send, wait_for_final
 from tests.faults.processes import Cluster
-from tests.faults.reconcile import reconcile
+from tests.faults.reconcile import finish_and_reconcile
 
 MESSAGES = 4_000
 TERMINATE_FOR = 10.0
@@ -88,14 +88,7 @@ async def test_b_database_backends_terminated_for_ten_seconds_mid_campaign(
     assert before < MESSAGES and after < MESSAGES, (before, after)  # it hit mid-campaign
     assert terminated > rounds, (rounds, terminated)  # the service's sessions, not just one
 
-    seconds = await wait_finished(cluster.database_url, [campaign], timeout=120)
-    result = await reconcile(
-        cluster.database_url,
-        {campaign: MESSAGES},
-        max_retries=int(cluster.settings["MAX_RETRIES"]),
-        send_log=cluster.send_log_dir,
-        api_url=api.url,
-    )
+    seconds, result = await finish_and_reconcile(cluster, api, campaign, MESSAGES, 120)
     print(
         f"{terminated} backends terminated in {rounds} rounds from {before}/{MESSAGES} final "
         f"to {after}; API answers {dict(answers)}; finished {seconds:.1f}s later; "

@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 
-from tests.faults.campaigns import create_campaign, send, wait_finished
+from tests.faults.campaigns import create_campaign, send
 from tests.faults.processes import Cluster
 from tests.faults.proxy import HoldingProxy
-from tests.faults.reconcile import reconcile
+from tests.faults.reconcile import finish_and_reconcile
 
 MESSAGES = 3_000
 
@@ -64,14 +64,7 @@ async def test_f_relays_killed_mid_publish_the_campaign_still_goes_out_promptly(
         proxy.drop()
         await asyncio.gather(worker.restart(), scheduler.restart())
 
-        seconds = await wait_finished(cluster.database_url, [campaign], timeout=60)
-        result = await reconcile(
-            cluster.database_url,
-            {campaign: MESSAGES},
-            max_retries=int(cluster.settings["MAX_RETRIES"]),
-            send_log=cluster.send_log_dir,
-            api_url=api.url,
-        )
+        seconds, result = await finish_and_reconcile(cluster, api, campaign, MESSAGES, 60)
         print(
             f"{published}/{MESSAGES} marked published when the relays were killed; finished "
             f"{seconds:.1f}s after the restart; exits {cluster.exits}; {result.summary()}"

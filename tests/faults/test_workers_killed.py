@@ -16,9 +16,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.faults.campaigns import create_campaign, send, wait_finished, wait_for_final
+from tests.faults.campaigns import create_campaign, send, wait_for_final
 from tests.faults.processes import Cluster, ServiceProcess
-from tests.faults.reconcile import reconcile
+from tests.faults.reconcile import finish_and_reconcile
 
 MESSAGES = 3_000
 
@@ -93,14 +93,7 @@ async def test_d_workers_killed_in_turn_leases_expire_and_everything_reconciles(
         await asyncio.sleep(0.1)
     await asyncio.gather(worker1.restart(), worker2.restart())
 
-    seconds = await wait_finished(url, [campaign], timeout=120)
-    result = await reconcile(
-        url,
-        {campaign: MESSAGES},
-        max_retries=int(cluster.settings["MAX_RETRIES"]),
-        send_log=cluster.send_log_dir,
-        api_url=api.url,
-    )
+    seconds, result = await finish_and_reconcile(cluster, api, campaign, MESSAGES, 120)
     print(
         f"first kill: {left_by_first_kill} claims expired; second left {left_by_second_kill}, "
         f"the scheduler took back {expired_by_scheduler} in {recovered_in:.1f}s; finished "
