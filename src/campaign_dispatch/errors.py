@@ -21,6 +21,8 @@ class ErrorCode(StrEnum):
     HOST_NOT_ALLOWED = "HOST_NOT_ALLOWED"
     CONFLICT = "CONFLICT"
     CAMPAIGN_NOT_SENDABLE = "CAMPAIGN_NOT_SENDABLE"
+    CAMPAIGN_NOT_EDITABLE = "CAMPAIGN_NOT_EDITABLE"
+    CAMPAIGN_NOT_DELETABLE = "CAMPAIGN_NOT_DELETABLE"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
@@ -110,6 +112,14 @@ class Conflict(AppError):
 
 class CampaignNotSendable(Conflict):
     code = ErrorCode.CAMPAIGN_NOT_SENDABLE
+
+
+class CampaignNotEditable(Conflict):
+    code = ErrorCode.CAMPAIGN_NOT_EDITABLE
+
+
+class CampaignNotDeletable(Conflict):
+    code = ErrorCode.CAMPAIGN_NOT_DELETABLE
 
 
 class IdempotencyKeyReused(Conflict):

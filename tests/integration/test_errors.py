@@ -55,7 +55,7 @@ async def test_unknown_route_asked_for_html_is_still_the_envelope(client):
 
 WRONG_METHODS = [
     ("DELETE", "/campaigns", {"GET", "POST"}),
-    ("PUT", "/campaigns/1", {"GET"}),
+    ("PUT", "/campaigns/1", {"GET", "PATCH", "DELETE"}),
     ("GET", "/campaigns/1/personalized-preview", {"POST"}),
     ("PATCH", "/customers/1", {"GET"}),
     ("GET", "/templates/preview", {"POST"}),

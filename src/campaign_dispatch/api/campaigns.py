@@ -8,6 +8,7 @@ from campaign_dispatch.schemas.campaign import (
     CampaignCreate,
     CampaignDetail,
     CampaignSummary,
+    CampaignUpdate,
     MessageRead,
     PreviewRequest,
     PreviewResponse,
@@ -47,6 +48,30 @@ async def list_campaigns(
 @router.get("/{campaign_id}", response_model=CampaignDetail, responses=_NOT_FOUND)
 async def get_campaign(campaign_id: CampaignId, session: SessionDep) -> CampaignDetail:
     return await campaigns.detail(session, campaign_id)
+
+
+@router.patch(
+    "/{campaign_id}",
+    response_model=CampaignDetail,
+    responses=error_responses(404, 409, *BODY_ERRORS),
+)
+async def update_campaign(
+    campaign_id: CampaignId, body: CampaignUpdate, session: SessionDep
+) -> CampaignDetail:
+    """Change a draft or scheduled campaign: only the fields given (409 once sent)."""
+    return await campaigns.update(session, campaign_id, body)
+
+
+@router.delete(
+    "/{campaign_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(404, 409),
+)
+async def delete_campaign(campaign_id: CampaignId, session: SessionDep) -> Response:
+    """Delete a draft or scheduled campaign that has no messages (409 otherwise)."""
+    await campaigns.delete(session, campaign_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

@@ -2,7 +2,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, insert, literal, select, update
+from sqlalchemy import delete, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
@@ -83,6 +83,23 @@ async def set_audience(
             ["campaign_id", "customer_id"], select(literal(campaign_id), ids.c.id)
         )
     )
+
+
+async def clear_audience(session: AsyncSession, campaign_id: int) -> None:
+    await session.execute(
+        delete(CampaignAudience).where(CampaignAudience.campaign_id == campaign_id)
+    )
+
+
+async def has_messages(session: AsyncSession, campaign_id: int) -> bool:
+    found = await session.scalar(select(exists().where(OutboundMessage.campaign_id == campaign_id)))
+    return bool(found)
+
+
+async def remove(session: AsyncSession, campaign: Campaign) -> None:
+    await clear_audience(session, campaign.id)
+    await session.delete(campaign)
+    await session.flush()
 
 
 async def audience_size(session: AsyncSession, campaign_id: int) -> int:

@@ -13,14 +13,14 @@ CustomerIds = Annotated[list[Id], Field(min_length=1, max_length=100_000)]
 _DATE_TIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
-class CampaignCreate(WriteModel):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    channel: Channel
-    base_template: Annotated[str, Field(min_length=1)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Template = Annotated[str, Field(min_length=1)]
+
+
+class _Scheduled(WriteModel):
+    """`scheduled_at`, as create and update take it."""
+
     scheduled_at: UtcDateTime | None = None
-    customer_ids: CustomerIds | None = Field(
-        default=None, description="Audience, sent to automatically at scheduled_at"
-    )
 
     @field_validator("scheduled_at", mode="before")
     @classmethod
@@ -42,6 +42,34 @@ class CampaignCreate(WriteModel):
             return to_naive_utc(value)
         except OverflowError:
             raise ValueError("scheduled_at is out of range") from None
+
+
+class CampaignCreate(_Scheduled):
+    name: Name
+    channel: Channel
+    base_template: Template
+    customer_ids: CustomerIds | None = Field(
+        default=None, description="Audience, sent to automatically at scheduled_at"
+    )
+
+
+class CampaignUpdate(_Scheduled):
+    """Only the fields given change. `scheduled_at: null` unschedules (the campaign is a
+    draft again); `customer_ids` replaces the audience, `null` clears it."""
+
+    name: Name | None = None
+    channel: Channel | None = None
+    base_template: Template | None = None
+    customer_ids: CustomerIds | None = Field(
+        default=None, description="The new audience (replaces the old); null clears it"
+    )
+
+    @field_validator("name", "channel", "base_template")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may be changed, not removed")
+        return value
 
 
 class CampaignSummary(ReadModel):

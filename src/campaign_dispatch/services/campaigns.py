@@ -1,7 +1,7 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
-from campaign_dispatch.errors import CampaignNotFound
+from campaign_dispatch.errors import CampaignNotDeletable, CampaignNotEditable, CampaignNotFound
 from campaign_dispatch.models import Campaign
 from campaign_dispatch.repositories import campaigns as repo
 from campaign_dispatch.repositories import messages as messages_repo
@@ -12,6 +12,7 @@ from campaign_dispatch.schemas.campaign import (
     CampaignDetail,
     CampaignStats,
     CampaignSummary,
+    CampaignUpdate,
     MessageRead,
 )
 from campaign_dispatch.schemas.common import Page
@@ -55,6 +56,59 @@ async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
     if audience:
         await repo.set_audience(session, campaign.id, audience)
     return await detail(session, campaign.id)
+
+
+EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
+
+
+async def _lock_editable(session: AsyncSession, campaign_id: int, error: type) -> Campaign:
+    """The campaign, locked against a concurrent send or scheduler, if not yet sent."""
+    campaign = await repo.lock(session, campaign_id)
+    if campaign is None:
+        raise CampaignNotFound(campaign_id)
+    if campaign.status not in EDITABLE:
+        raise error(
+            f"campaign {campaign_id} is {campaign.status}: only a draft or scheduled "
+            "campaign can be changed or deleted"
+        )
+    return campaign
+
+
+async def update(session: AsyncSession, campaign_id: int, data: CampaignUpdate) -> CampaignDetail:
+    """Change the given fields of a draft or scheduled campaign (409 once it was sent).
+
+    The row lock orders this against a send and the scheduler's dispatch: whichever
+    comes second sees the other's outcome, so a campaign is never edited mid-send.
+    """
+    campaign = await _lock_editable(session, campaign_id, CampaignNotEditable)
+    given = data.model_fields_set
+    if data.base_template is not None:
+        check_template(data.base_template, "base_template")
+    if "customer_ids" in given and data.customer_ids:
+        audience = sorted(set(data.customer_ids))
+        await require_existing(session, audience, "customer_ids")
+    for name in ("name", "channel", "base_template"):
+        if name in given:
+            setattr(campaign, name, getattr(data, name))
+    if "scheduled_at" in given:
+        scheduled_at = data.scheduled_at
+        campaign.scheduled_at = scheduled_at
+        in_future = scheduled_at is not None and scheduled_at > utcnow()
+        campaign.status = CampaignStatus.SCHEDULED if in_future else CampaignStatus.DRAFT
+    if "customer_ids" in given:
+        await repo.clear_audience(session, campaign_id)
+        if data.customer_ids:
+            await repo.set_audience(session, campaign_id, sorted(set(data.customer_ids)))
+    await session.flush()
+    return await detail(session, campaign_id)
+
+
+async def delete(session: AsyncSession, campaign_id: int) -> None:
+    """Delete a draft or scheduled campaign that has no messages (409 otherwise)."""
+    campaign = await _lock_editable(session, campaign_id, CampaignNotDeletable)
+    if await repo.has_messages(session, campaign_id):
+        raise CampaignNotDeletable(f"campaign {campaign_id} has messages")
+    await repo.remove(session, campaign)
 
 
 async def detail(session: AsyncSession, campaign_id: int) -> CampaignDetail:

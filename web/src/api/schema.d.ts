@@ -33,10 +33,18 @@ export interface paths {
         get: operations["get_campaign_campaigns__campaign_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete Campaign
+         * @description Delete a draft or scheduled campaign that has no messages (409 otherwise).
+         */
+        delete: operations["delete_campaign_campaigns__campaign_id__delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update Campaign
+         * @description Change a draft or scheduled campaign: only the fields given (409 once sent).
+         */
+        patch: operations["update_campaign_campaigns__campaign_id__patch"];
         trace?: never;
     };
     "/campaigns/{campaign_id}/personalized-preview": {
@@ -281,13 +289,13 @@ export interface components {
         };
         /** CampaignCreate */
         CampaignCreate: {
+            /** Scheduled At */
+            scheduled_at?: string | null;
             /** Name */
             name: string;
             channel: components["schemas"]["Channel"];
             /** Base Template */
             base_template: string;
-            /** Scheduled At */
-            scheduled_at?: string | null;
             /**
              * Customer Ids
              * @description Audience, sent to automatically at scheduled_at
@@ -361,6 +369,25 @@ export interface components {
             created_at: string;
         };
         /**
+         * CampaignUpdate
+         * @description Only the fields given change. `scheduled_at: null` unschedules (the campaign is a
+         *     draft again); `customer_ids` replaces the audience, `null` clears it.
+         */
+        CampaignUpdate: {
+            /** Scheduled At */
+            scheduled_at?: string | null;
+            /** Name */
+            name?: string | null;
+            channel?: components["schemas"]["Channel"] | null;
+            /** Base Template */
+            base_template?: string | null;
+            /**
+             * Customer Ids
+             * @description The new audience (replaces the old); null clears it
+             */
+            customer_ids?: number[] | null;
+        };
+        /**
          * Channel
          * @enum {string}
          */
@@ -425,7 +452,7 @@ export interface components {
          * ErrorCode
          * @enum {string}
          */
-        ErrorCode: "INTERNAL_ERROR" | "BAD_REQUEST" | "UNAUTHORIZED" | "CROSS_SITE_REQUEST" | "NOT_FOUND" | "CAMPAIGN_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "HOST_NOT_ALLOWED" | "CONFLICT" | "CAMPAIGN_NOT_SENDABLE" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "MALFORMED_JSON" | "INVALID_TEMPLATE" | "CUSTOMERS_NOT_FOUND" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "HTTP_ERROR";
+        ErrorCode: "INTERNAL_ERROR" | "BAD_REQUEST" | "UNAUTHORIZED" | "CROSS_SITE_REQUEST" | "NOT_FOUND" | "CAMPAIGN_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "HOST_NOT_ALLOWED" | "CONFLICT" | "CAMPAIGN_NOT_SENDABLE" | "CAMPAIGN_NOT_EDITABLE" | "CAMPAIGN_NOT_DELETABLE" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "MALFORMED_JSON" | "INVALID_TEMPLATE" | "CUSTOMERS_NOT_FOUND" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "HTTP_ERROR";
         /** ErrorDetail */
         ErrorDetail: {
             /** Field */
@@ -806,6 +833,198 @@ export interface operations {
             };
             /** @description No such resource (or route) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid input; `details` names each field (at most 100) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    delete_campaign_campaigns__campaign_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A campaign's id */
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such resource (or route) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid input; `details` names each field (at most 100) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    update_campaign_campaigns__campaign_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A campaign's id */
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CampaignUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such resource (or route) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
