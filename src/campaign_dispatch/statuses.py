@@ -28,7 +28,8 @@ class MessageStatus(StrEnum):
 
 
 SENDABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
-"""A campaign in one of these can be sent (`POST /campaigns/{id}/send`)."""
+"""A campaign in one of these can be sent (`POST /campaigns/{id}/send`); not sent yet, it
+can also be edited or deleted."""
 
 UNFINISHED = (MessageStatus.PENDING, MessageStatus.SENDING)
 """A message in one of these may still be attempted; a campaign with one is not done."""

@@ -1,7 +1,15 @@
+from collections.abc import Callable
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
-from campaign_dispatch.errors import CampaignNotDeletable, CampaignNotEditable, CampaignNotFound
+from campaign_dispatch.errors import (
+    AppError,
+    CampaignNotDeletable,
+    CampaignNotEditable,
+    CampaignNotFound,
+    Conflict,
+)
 from campaign_dispatch.models import Campaign
 from campaign_dispatch.repositories import campaigns as repo
 from campaign_dispatch.repositories import messages as messages_repo
@@ -19,7 +27,7 @@ from campaign_dispatch.schemas.common import Page
 from campaign_dispatch.services.customers import require_existing
 from campaign_dispatch.services.paging import paged
 from campaign_dispatch.services.templates import check_template
-from campaign_dispatch.statuses import CampaignStatus, Channel, MessageStatus
+from campaign_dispatch.statuses import SENDABLE, CampaignStatus, Channel, MessageStatus
 
 
 async def _get(session: AsyncSession, campaign_id: int) -> Campaign:
@@ -58,29 +66,34 @@ async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
     return await detail(session, campaign.id)
 
 
-EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
-
-
-async def _lock_editable(session: AsyncSession, campaign_id: int, error: type) -> Campaign:
-    """The campaign, locked against a concurrent send or scheduler, if not yet sent."""
+async def lock_unsent(
+    session: AsyncSession, campaign_id: int, refusal: Callable[[Campaign], AppError]
+) -> Campaign:
+    """The campaign, locked until the transaction ends, if it has not been sent yet
+    (`SENDABLE`): 404 if unknown, `refusal(campaign)` if sent. The lock orders sends,
+    edits, deletes and the scheduler's dispatch: whichever comes second sees the
+    first's outcome."""
     campaign = await repo.lock(session, campaign_id)
     if campaign is None:
         raise CampaignNotFound(campaign_id)
-    if campaign.status not in EDITABLE:
-        raise error(
-            f"campaign {campaign_id} is {campaign.status}: only a draft or scheduled "
-            "campaign can be changed or deleted"
-        )
+    if campaign.status not in SENDABLE:
+        raise refusal(campaign)
     return campaign
 
 
-async def update(session: AsyncSession, campaign_id: int, data: CampaignUpdate) -> CampaignDetail:
-    """Change the given fields of a draft or scheduled campaign (409 once it was sent).
+def _not_changeable(error: type[Conflict]) -> Callable[[Campaign], AppError]:
+    def refusal(campaign: Campaign) -> AppError:
+        return error(
+            f"campaign {campaign.id} is {campaign.status}: only a draft or scheduled "
+            "campaign can be changed or deleted"
+        )
 
-    The row lock orders this against a send and the scheduler's dispatch: whichever
-    comes second sees the other's outcome, so a campaign is never edited mid-send.
-    """
-    campaign = await _lock_editable(session, campaign_id, CampaignNotEditable)
+    return refusal
+
+
+async def update(session: AsyncSession, campaign_id: int, data: CampaignUpdate) -> CampaignDetail:
+    """Change the given fields of a draft or scheduled campaign (409 once it was sent)."""
+    campaign = await lock_unsent(session, campaign_id, _not_changeable(CampaignNotEditable))
     given = data.model_fields_set
     if data.base_template is not None:
         check_template(data.base_template, "base_template")
@@ -105,7 +118,7 @@ async def update(session: AsyncSession, campaign_id: int, data: CampaignUpdate) 
 
 async def delete(session: AsyncSession, campaign_id: int) -> None:
     """Delete a draft or scheduled campaign that has no messages (409 otherwise)."""
-    campaign = await _lock_editable(session, campaign_id, CampaignNotDeletable)
+    campaign = await lock_unsent(session, campaign_id, _not_changeable(CampaignNotDeletable))
     if await repo.has_messages(session, campaign_id):
         raise CampaignNotDeletable(f"campaign {campaign_id} has messages")
     await repo.remove(session, campaign)

@@ -6,11 +6,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
-from campaign_dispatch.errors import CampaignNotFound, CampaignNotSendable, ValidationFailed
+from campaign_dispatch.errors import CampaignNotSendable, ValidationFailed
 from campaign_dispatch.repositories import campaigns as campaigns_repo
 from campaign_dispatch.repositories import messages as messages_repo
 from campaign_dispatch.repositories.outbox import OutboxRepository
 from campaign_dispatch.schemas.campaign import SendResponse
+from campaign_dispatch.services.campaigns import lock_unsent
 from campaign_dispatch.services.customers import require_existing
 from campaign_dispatch.statuses import SENDABLE, CampaignStatus
 
@@ -28,14 +29,14 @@ async def send(
     The status changes last, so the campaign counters (kept by triggers) stay locked for
     milliseconds, not for the whole insert. Publishing happens after commit.
     """
-    campaign = await campaigns_repo.lock(session, campaign_id)
-    if campaign is None:
-        raise CampaignNotFound(campaign_id)
-    if campaign.status not in SENDABLE:
-        raise CampaignNotSendable(
+    await lock_unsent(
+        session,
+        campaign_id,
+        lambda campaign: CampaignNotSendable(
             f"Campaign {campaign_id} is {campaign.status}; "
             "only draft or scheduled campaigns can be sent"
-        )
+        ),
+    )
     recipients = sorted(set(customer_ids)) if customer_ids is not None else None
     if recipients is None and not await campaigns_repo.audience_size(session, campaign_id):
         raise ValidationFailed(
