@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import delete, func, insert, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import OutboundMessage as M
 from campaign_dispatch.models import RelayBatch
+from campaign_dispatch.repositories.dbclock import PG_NOW_SQL, pg_now
 from campaign_dispatch.statuses import MessageStatus
 
 NOTIFY_CHANNEL = "campaign_dispatch_outbox"
@@ -160,8 +161,7 @@ class OutboxRepository:
         return count or 0
 
 
-# The database's clock, as the naive UTC the tables store.
-_PG_NOW = "timezone('UTC', now())"
+_PG_NOW = PG_NOW_SQL
 
 # One statement: the rows marked with the statement's time and their batch recorded with
 # the same time (now() is fixed for a statement), so a crash leaves both or neither.
@@ -228,7 +228,7 @@ class PostgresOutboxRepository(OutboxRepository):
         return TakenBatch(rows[0][2], sorted(DueMessage(mid, attempt) for mid, attempt, _ in rows))
 
     def clock(self, now: datetime) -> Any:
-        return func.timezone("UTC", func.now(), type_=DateTime())
+        return pg_now()
 
     async def give_back(self, session: AsyncSession, batch: TakenBatch) -> int:
         given = 0

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, case, delete, func, update
+from sqlalchemy import case, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import OutboundMessage as M
 from campaign_dispatch.models import RelayBatch
+from campaign_dispatch.repositories.dbclock import pg_now
 from campaign_dispatch.statuses import MessageStatus
 
 LEASE_EXPIRED = "worker stopped before recording the outcome (lease expired)"
@@ -99,5 +100,4 @@ class RecoveryRepository:
 
 class PostgresRecoveryRepository(RecoveryRepository):
     def clock(self, now: datetime) -> Any:
-        # The database's clock, as the naive UTC the tables store.
-        return func.timezone("UTC", func.now(), type_=DateTime())
+        return pg_now()
