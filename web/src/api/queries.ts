@@ -2,6 +2,7 @@
 // goes through the typed client, so paths and parameters are checked by tsc.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "./client";
+import type { components } from "./schema";
 import type {
   CampaignCreate,
   CampaignDetail,
@@ -11,6 +12,10 @@ import type {
   MessageListParams,
   SendRequest,
 } from "./models";
+
+export type CustomerCreate = components["schemas"]["CustomerCreate"];
+export type CustomerImportResult = components["schemas"]["CustomerImportResult"];
+type CustomerImportBody = components["schemas"]["Body_import_customers_customers_import_post"];
 
 export const queryKeys = {
   campaigns: ["campaigns"] as const,
@@ -133,6 +138,45 @@ export function useSendCampaign(campaignId: number) {
         old ? { ...old, status: "sending" } : old,
       );
       void queryClient.invalidateQueries({ queryKey: queryKeys.campaigns });
+    },
+  });
+}
+
+/** Every customer list (this page's and the pickers') may now have new rows. */
+function refreshCustomerLists(queryClient: ReturnType<typeof useQueryClient>) {
+  return queryClient.invalidateQueries({ queryKey: ["customers"] });
+}
+
+export function useCreateCustomer() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (body: CustomerCreate) => unwrap(api.POST("/customers", { body })),
+    onSuccess: () => void refreshCustomerLists(queryClient),
+  });
+}
+
+/**
+ * Upload a CSV as the multipart field `file`. The schema types a binary field as
+ * a string (openapi-typescript's reading of `format: binary`), so the File goes in
+ * under that type and the serializer hands it to FormData untouched; the browser
+ * then sets the multipart Content-Type with its boundary.
+ */
+export function useImportCustomers() {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (file: File) =>
+      unwrap(
+        api.POST("/customers/import", {
+          body: { file } as unknown as CustomerImportBody,
+          bodySerializer: (body) => {
+            const form = new FormData();
+            form.append("file", body.file as unknown as Blob);
+            return form;
+          },
+        }),
+      ),
+    onSuccess: (result) => {
+      if (result.created > 0) void refreshCustomerLists(queryClient);
     },
   });
 }
