@@ -24,6 +24,9 @@ export function AppLayout() {
             <NavLink to="/campaigns/new" className="topnav__link">
               New campaign
             </NavLink>
+            <NavLink to="/customers" className="topnav__link">
+              Customers
+            </NavLink>
           </nav>
           <ApiStatus />
           <ForgetKeyButton />
