@@ -67,3 +67,20 @@ export function mockApi(...handlers: RequestHandler[]) {
     to: (method: string, path: string) => requests.filter((r) => r.method === method && r.path === path),
   };
 }
+
+/**
+ * Answer multipart uploads to `path` with `answer`, and keep each request's form data.
+ * mockApi's log reads a body as JSON, which a multipart body is not: call this after
+ * mockApi, so that this handler answers before that log sees the request.
+ */
+export function mockUpload(path: string, answer: (form: FormData) => Response | Promise<Response>) {
+  const forms: FormData[] = [];
+  server.use(
+    http.post(path, async ({ request }) => {
+      const form = await request.formData();
+      forms.push(form);
+      return answer(form);
+    }),
+  );
+  return { forms };
+}

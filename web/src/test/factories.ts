@@ -1,4 +1,5 @@
 import type { CampaignDetail, CampaignSummary, Customer, Page, Pagination, Preview } from "../api/models";
+import type { CustomerImportResult } from "../api/queries";
 
 export function campaignSummary(overrides: Partial<CampaignSummary> = {}): CampaignSummary {
   return {
@@ -66,4 +67,8 @@ export function page<T>(data: T[], overrides: Partial<Pagination> = {}): Page<T>
       ...overrides,
     },
   };
+}
+
+export function customerImportResult(overrides: Partial<CustomerImportResult> = {}): CustomerImportResult {
+  return { created: 0, skipped: 0, errors: [], errors_not_shown: 0, ...overrides };
 }
