@@ -18,12 +18,14 @@ from tests.services import POSTGRES_URL, require
 
 TABLES = (
     "idempotency_keys",
+    "message_attempts",
     "outbound_messages",
     "campaign_audience",
     "campaigns",
     "campaign_counts",
     "customers",
     "relay_batches",
+    "campaign_message_counts",
 )
 
 

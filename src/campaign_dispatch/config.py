@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(256, ge=1, le=10_000)
     worker_batch_size: int = Field(200, ge=1, le=5_000)
     lease_seconds: float = Field(60.0, gt=0)
+    # Pause a campaign whose last AUTO_PAUSE_WINDOW attempts failed more often than this
+    # (1.0 never pauses).
+    auto_pause_failure_rate: float = Field(0.5, ge=0.0, le=1.0)
+    auto_pause_window: int = Field(200, ge=1, le=100_000)
     requeue_after_seconds: float = Field(600.0, gt=0)
     relay_batch_size: int = Field(2000, ge=1)
     relay_interval_seconds: float = Field(0.2, gt=0)

@@ -23,6 +23,11 @@ class ErrorCode(StrEnum):
     CAMPAIGN_NOT_SENDABLE = "CAMPAIGN_NOT_SENDABLE"
     CAMPAIGN_NOT_EDITABLE = "CAMPAIGN_NOT_EDITABLE"
     CAMPAIGN_NOT_DELETABLE = "CAMPAIGN_NOT_DELETABLE"
+    CAMPAIGN_NOT_PAUSABLE = "CAMPAIGN_NOT_PAUSABLE"
+    CAMPAIGN_NOT_RESUMABLE = "CAMPAIGN_NOT_RESUMABLE"
+    CAMPAIGN_NOT_CANCELLABLE = "CAMPAIGN_NOT_CANCELLABLE"
+    CAMPAIGN_NOT_RETRYABLE = "CAMPAIGN_NOT_RETRYABLE"
+    MESSAGE_NOT_FOUND = "MESSAGE_NOT_FOUND"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
@@ -74,6 +79,13 @@ class NotFound(AppError):
     code = ErrorCode.NOT_FOUND
 
 
+class MessageNotFound(NotFound):
+    code = ErrorCode.MESSAGE_NOT_FOUND
+
+    def __init__(self, campaign_id: int, message_id: int) -> None:
+        super().__init__(f"Campaign {campaign_id} has no message with ID {message_id}")
+
+
 class CampaignNotFound(NotFound):
     code = ErrorCode.CAMPAIGN_NOT_FOUND
 
@@ -120,6 +132,22 @@ class CampaignNotEditable(Conflict):
 
 class CampaignNotDeletable(Conflict):
     code = ErrorCode.CAMPAIGN_NOT_DELETABLE
+
+
+class CampaignNotPausable(Conflict):
+    code = ErrorCode.CAMPAIGN_NOT_PAUSABLE
+
+
+class CampaignNotResumable(Conflict):
+    code = ErrorCode.CAMPAIGN_NOT_RESUMABLE
+
+
+class CampaignNotCancellable(Conflict):
+    code = ErrorCode.CAMPAIGN_NOT_CANCELLABLE
+
+
+class CampaignNotRetryable(Conflict):
+    code = ErrorCode.CAMPAIGN_NOT_RETRYABLE
 
 
 class IdempotencyKeyReused(Conflict):

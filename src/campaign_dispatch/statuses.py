@@ -18,6 +18,8 @@ class CampaignStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
 
 
 class MessageStatus(StrEnum):
@@ -25,6 +27,28 @@ class MessageStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class AttemptOutcome(StrEnum):
+    """What one attempt of a message came to (its history keeps every one)."""
+
+    SENT = "sent"
+    RETRY = "retry"  # failed; the message is tried again after a backoff
+    FAILED = "failed"  # failed; the message failed with it
+
+
+class FailureCode(StrEnum):
+    """Why an attempt failed, as its `error_code`. A terminal failure cannot get better by
+    trying again; retry-failed leaves its messages failed."""
+
+    PROVIDER_ERROR = "PROVIDER_ERROR"
+    PROVIDER_TIMEOUT = "PROVIDER_TIMEOUT"
+    PERSONALIZATION_FAILED = "PERSONALIZATION_FAILED"
+    TEMPLATE_ERROR = "TEMPLATE_ERROR"
+    CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
+    CAMPAIGN_NOT_FOUND = "CAMPAIGN_NOT_FOUND"
+    LEASE_EXPIRED = "LEASE_EXPIRED"
 
 
 SENDABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
@@ -35,6 +59,27 @@ UNFINISHED = (MessageStatus.PENDING, MessageStatus.SENDING)
 """A message in one of these may still be attempted; a campaign with one is not done."""
 
 FINAL = (MessageStatus.SENT, MessageStatus.FAILED)
+"""A message in one of these was attempted and will not be again (unless retry-failed)."""
+
+DONE = (CampaignStatus.SENT, CampaignStatus.FAILED, CampaignStatus.CANCELLED)
+"""A campaign in one of these sends nothing more (retry-failed may reopen sent or failed)."""
+
+RETRYABLE = (CampaignStatus.SENT, CampaignStatus.FAILED)
+"""A campaign in one of these takes `POST /campaigns/{id}/retry-failed`."""
+
+CANCELLABLE = (
+    CampaignStatus.DRAFT,
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.SENDING,
+    CampaignStatus.PAUSED,
+)
+
+TERMINAL_FAILURES = (
+    FailureCode.TEMPLATE_ERROR,
+    FailureCode.CUSTOMER_NOT_FOUND,
+    FailureCode.CAMPAIGN_NOT_FOUND,
+)
+"""Failures that trying again cannot fix: retry-failed leaves their messages failed."""
 
 
 def sql_list(values: tuple[StrEnum, ...] | type[StrEnum]) -> str:

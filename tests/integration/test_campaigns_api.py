@@ -45,7 +45,14 @@ async def test_create_returns_201_location_and_a_draft(client):
     assert body["base_template"] == "Hi {first_name}!"
     assert body["scheduled_at"] is None
     assert body["audience_size"] == 0
-    assert body["stats"] == {"total": 0, "pending": 0, "sending": 0, "sent": 0, "failed": 0}
+    assert body["stats"] == {
+        "total": 0,
+        "pending": 0,
+        "sending": 0,
+        "sent": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
     created = datetime.fromisoformat(body["created_at"].removesuffix("Z")).replace(tzinfo=UTC)
     assert body["created_at"].endswith("Z")
     assert body["updated_at"].endswith("Z")
@@ -61,7 +68,7 @@ async def test_get_matches_create_and_has_the_brief_shape(client):
     body = response.json()
     assert body == created
     assert set(body) >= BRIEF_DETAIL_KEYS
-    assert set(body["stats"]) == {"total", "pending", "sending", "sent", "failed"}
+    assert set(body["stats"]) == {"total", "pending", "sending", "sent", "failed", "cancelled"}
     assert body["channel"] == "whatsapp"
 
 
@@ -229,8 +236,22 @@ async def test_stats_count_messages_by_status(client, runtime, make_campaign):
     body = (await client.get(f"/campaigns/{campaign['id']}")).json()
     other_body = (await client.get(f"/campaigns/{other['id']}")).json()
 
-    assert body["stats"] == {"total": 7, "pending": 2, "sending": 1, "sent": 3, "failed": 1}
-    assert other_body["stats"] == {"total": 0, "pending": 0, "sending": 0, "sent": 0, "failed": 0}
+    assert body["stats"] == {
+        "total": 7,
+        "pending": 2,
+        "sending": 1,
+        "sent": 3,
+        "failed": 1,
+        "cancelled": 0,
+    }
+    assert other_body["stats"] == {
+        "total": 0,
+        "pending": 0,
+        "sending": 0,
+        "sent": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
 
 
 async def test_unknown_campaign_is_404(client):

@@ -91,7 +91,14 @@ async def test_the_worker_fails_an_over_long_message_at_once(
         return body["status"] == "sent" and body
 
     body = await eventually(done)
-    assert body["stats"] == {"total": 2, "pending": 0, "sending": 0, "sent": 1, "failed": 1}
+    assert body["stats"] == {
+        "total": 2,
+        "pending": 0,
+        "sending": 0,
+        "sent": 1,
+        "failed": 1,
+        "cancelled": 0,
+    }
     rows = {m.customer_id: m for m in await messages(runtime, campaign["id"])}
     failed = rows[wordy["id"]]
     assert failed.status == "failed"

@@ -82,7 +82,14 @@ async def test_running_roles_release_and_send_a_due_campaign(
         return body["status"] == "sent" and body
 
     body = await eventually(sent)
-    assert body["stats"] == {"total": 3, "pending": 0, "sending": 0, "sent": 3, "failed": 0}
+    assert body["stats"] == {
+        "total": 3,
+        "pending": 0,
+        "sending": 0,
+        "sent": 3,
+        "failed": 0,
+        "cancelled": 0,
+    }
     rows = await messages(runtime, campaign_id)
     assert sorted(m.rendered_content for m in rows) == ["Hi N0", "Hi N1", "Hi N2"]
     assert runtime.sender.delivered == 3

@@ -28,7 +28,14 @@ async def test_send_queues_one_pending_message_per_customer(
     assert {m.retry_count for m in rows} == {0}
     detail = (await client.get(f"/campaigns/{campaign['id']}")).json()
     assert detail["status"] == "sending"
-    assert detail["stats"] == {"total": 3, "pending": 3, "sending": 0, "sent": 0, "failed": 0}
+    assert detail["stats"] == {
+        "total": 3,
+        "pending": 3,
+        "sending": 0,
+        "sent": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
 
 
 async def test_duplicate_ids_are_sent_once(client, runtime, make_customer, make_campaign):

@@ -5,5 +5,12 @@ async def test_create_and_get_campaign(client, make_campaign):
     body = response.json()
     assert body["name"] == "Summer Sale 2025"
     assert body["status"] == "draft"
-    assert body["stats"] == {"total": 0, "pending": 0, "sending": 0, "sent": 0, "failed": 0}
+    assert body["stats"] == {
+        "total": 0,
+        "pending": 0,
+        "sending": 0,
+        "sent": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
     assert body["created_at"].endswith("Z")

@@ -42,7 +42,14 @@ async def test_a_queued_job_ends_sent_with_rendered_content(
         return body["status"] == "sent" and body
 
     body = await eventually(done)
-    assert body["stats"] == {"total": 3, "pending": 0, "sending": 0, "sent": 3, "failed": 0}
+    assert body["stats"] == {
+        "total": 3,
+        "pending": 0,
+        "sending": 0,
+        "sent": 3,
+        "failed": 0,
+        "cancelled": 0,
+    }
     rows = await messages(runtime, campaign["id"])
     assert sorted(m.rendered_content for m in rows) == ["Hi Ann0!", "Hi Ann1!", "Hi Ann2!"]
     assert all(m.retry_count == 0 and m.last_error is None for m in rows)

@@ -2,13 +2,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from campaign_dispatch.api.deps import CampaignId, PageDep, ResourcesDep, SessionDep
+from campaign_dispatch.api.deps import CampaignId, MessageId, PageDep, ResourcesDep, SessionDep
 from campaign_dispatch.api.errors import BODY_ERRORS, error_responses
 from campaign_dispatch.schemas.campaign import (
     CampaignCreate,
     CampaignDetail,
     CampaignSummary,
     CampaignUpdate,
+    MessageDetail,
     MessageRead,
     PreviewRequest,
     PreviewResponse,
@@ -95,3 +96,15 @@ async def list_messages(
     status: Annotated[MessageStatus | None, Query()] = None,
 ) -> Page[MessageRead]:
     return await campaigns.messages_page(session, campaign_id, page, status)
+
+
+@router.get(
+    "/{campaign_id}/messages/{message_id}",
+    response_model=MessageDetail,
+    responses=_NOT_FOUND,
+)
+async def get_message(
+    campaign_id: CampaignId, message_id: MessageId, session: SessionDep
+) -> MessageDetail:
+    """The message and its attempts, oldest first."""
+    return await campaigns.message_detail(session, campaign_id, message_id)

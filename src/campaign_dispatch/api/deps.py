@@ -69,3 +69,4 @@ def _path_id(description: str) -> object:
 
 CampaignId = Annotated[int, _path_id("A campaign's id"), BeforeValidator(canonical_id)]
 CustomerId = Annotated[int, _path_id("A customer's id"), BeforeValidator(canonical_id)]
+MessageId = Annotated[int, _path_id("A message's id"), BeforeValidator(canonical_id)]

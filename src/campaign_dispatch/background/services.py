@@ -17,7 +17,7 @@ from campaign_dispatch.scheduler.dispatch import Scheduler
 from campaign_dispatch.scheduler.recovery import Recovery
 from campaign_dispatch.worker.consumer import Worker
 from campaign_dispatch.worker.decisions import RetryPolicy
-from campaign_dispatch.worker.processor import BatchProcessor
+from campaign_dispatch.worker.processor import AutoPause, BatchProcessor
 
 
 class Role(enum.Enum):
@@ -73,6 +73,7 @@ class BackgroundServices:
                 r.personalizer,
                 RetryPolicy(s.max_retries, s.retry_base_delay_ms),
                 s.lease_seconds,
+                AutoPause(s.auto_pause_failure_rate, s.auto_pause_window),
             )
             worker = Worker(r.queue, processor, s.worker_concurrency, s.worker_batch_size)
             self.supervisor.spawn("worker", worker.run)

@@ -39,7 +39,7 @@ class Supervisor:
         self._tasks.discard(task)
         if task.cancelled():
             if not self.stop_requested.is_set():
-                self._fail(task.get_name(), "cancelled", None)
+                self._fail(task.get_name(), "was cancelled", None)
             return
         exc = task.exception()
         if exc is not None:

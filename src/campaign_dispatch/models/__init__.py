@@ -1,8 +1,13 @@
 from campaign_dispatch.models.base import Base
-from campaign_dispatch.models.campaign import Campaign, CampaignAudience, CampaignCount
+from campaign_dispatch.models.campaign import (
+    Campaign,
+    CampaignAudience,
+    CampaignCount,
+    CampaignMessageCount,
+)
 from campaign_dispatch.models.customer import Customer
 from campaign_dispatch.models.idempotency import IdempotencyRecord
-from campaign_dispatch.models.message import OutboundMessage
+from campaign_dispatch.models.message import MessageAttempt, OutboundMessage
 from campaign_dispatch.models.relay_batch import RelayBatch
 
 __all__ = [
@@ -10,8 +15,10 @@ __all__ = [
     "Campaign",
     "CampaignAudience",
     "CampaignCount",
+    "CampaignMessageCount",
     "Customer",
     "IdempotencyRecord",
+    "MessageAttempt",
     "OutboundMessage",
     "RelayBatch",
 ]

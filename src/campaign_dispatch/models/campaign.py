@@ -34,6 +34,11 @@ class Campaign(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT)
     base_template: Mapped[str] = mapped_column(Text)
     scheduled_at: Mapped[datetime | None] = mapped_column(DateTime())
+    # Why the campaign is paused, when it is (an operator, or the automatic pause's cause).
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    # The automatic pause judges only attempts after this one (those since the last resume
+    # or retry-failed, so that the failures that paused it do not pause it again at once).
+    pause_window_after: Mapped[int | None] = mapped_column(IdType)
 
 
 class CampaignAudience(Base):
@@ -55,5 +60,16 @@ class CampaignCount(Base):
     __tablename__ = "campaign_counts"
 
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+class CampaignMessageCount(Base):
+    """A campaign's messages per status, kept by database triggers (migration 0006) in the
+    same transaction as every change, so the detail reads its stats without counting."""
+
+    __tablename__ = "campaign_message_counts"
+
+    campaign_id: Mapped[int] = mapped_column(IdType, primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger, server_default="0")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models.base import Base, IdType, Timestamped
-from campaign_dispatch.statuses import FINAL, MessageStatus, sql_list
+from campaign_dispatch.statuses import FINAL, AttemptOutcome, MessageStatus, sql_list
 
 _PENDING = f"status = '{MessageStatus.PENDING}'"
 _UNPUBLISHED = text(f"{_PENDING} AND enqueued_at IS NULL")
@@ -78,9 +78,36 @@ class OutboundMessage(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default=MessageStatus.PENDING)
     rendered_content: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    # The attempt number: it only grows, so a job of an earlier attempt never matches.
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The retry_count the current attempt series began at (retry-failed starts a new one).
+    series_start: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Claims on it that ran out; the first one grants an attempt beyond MAX_RETRIES.
     lease_expiries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     available_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime())
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+
+class MessageAttempt(Base):
+    """One attempt of a message and what it came to; every attempt is kept."""
+
+    __tablename__ = "message_attempts"
+    __table_args__ = (
+        CheckConstraint(f"outcome IN ({sql_list(AttemptOutcome)})", name="outcome"),
+        # a message's history, in order
+        Index("ix_message_attempts_message_id_attempt", "message_id", "attempt"),
+        # a campaign's latest attempts (the automatic pause's window)
+        Index("ix_message_attempts_campaign_id_id", "campaign_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbound_messages.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)  # 1 for a message's first
+    at: Mapped[datetime] = mapped_column(DateTime())
+    outcome: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))

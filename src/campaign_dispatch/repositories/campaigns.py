@@ -6,7 +6,13 @@ from sqlalchemy import delete, exists, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
-from campaign_dispatch.models import Campaign, CampaignAudience, CampaignCount, OutboundMessage
+from campaign_dispatch.models import (
+    Campaign,
+    CampaignAudience,
+    CampaignCount,
+    CampaignMessageCount,
+    OutboundMessage,
+)
 from campaign_dispatch.models.base import MAX_ID
 from campaign_dispatch.repositories.id_lists import id_table
 from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
@@ -66,12 +72,13 @@ async def list_page(
 
 
 async def message_stats(session: AsyncSession, campaign_id: int) -> dict[str, int]:
+    """Messages per status, from the counters the triggers keep (no rows are counted)."""
     rows = await session.execute(
-        select(OutboundMessage.status, func.count())
-        .where(OutboundMessage.campaign_id == campaign_id)
-        .group_by(OutboundMessage.status)
+        select(CampaignMessageCount.status, CampaignMessageCount.n).where(
+            CampaignMessageCount.campaign_id == campaign_id
+        )
     )
-    return {status: count for status, count in rows.all()}
+    return {status: n for status, n in rows.all() if n}
 
 
 async def set_audience(

@@ -3,6 +3,12 @@
 A claim matches the job's attempt (the message's retry_count when the job was published)
 and only a `pending` message, so a redelivered job, a stale duplicate of an earlier
 attempt, or a job for a final message claims nothing and can be acknowledged and ignored.
+
+A claim also takes only messages of a `sending` campaign, and holds that campaign's row
+(FOR SHARE on PostgreSQL; SQLite has one writer at a time) until it commits: a pause or
+cancel, which updates the row, waits for the claims already running and every claim after
+it sees the new status. A job of a paused campaign claims nothing and is acknowledged; its
+message stays `pending` and is published again on resume.
 """
 
 from collections.abc import Sequence
@@ -15,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import Campaign, Customer
 from campaign_dispatch.models import OutboundMessage as M
-from campaign_dispatch.statuses import Channel, MessageStatus
+from campaign_dispatch.statuses import CampaignStatus, Channel, MessageStatus
 from campaign_dispatch.templating import CUSTOMER_FIELDS
 
 CustomerValues = dict[str, object | None]
@@ -39,6 +45,7 @@ class Claim:
     attempt: int
     customer: CustomerValues | None  # None: the customer row is gone
     lease_expiries: int = 0  # claims on it that ran out before this one
+    series_start: int = 0  # the attempt its current series began at
 
 
 @dataclass(frozen=True)
@@ -56,11 +63,18 @@ class ClaimRepository:
         if not keys:
             return []
         pairs = [(key.message_id, key.attempt) for key in keys]
+        live = select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
         result = await session.execute(
             update(M)
-            .where(tuple_(M.id, M.retry_count).in_(pairs), M.status == MessageStatus.PENDING)
+            .where(
+                tuple_(M.id, M.retry_count).in_(pairs),
+                M.status == MessageStatus.PENDING,
+                M.campaign_id.in_(live.scalar_subquery()),
+            )
             .values(status=MessageStatus.SENDING, lease_expires_at=now + lease, updated_at=now)
-            .returning(M.id, M.campaign_id, M.customer_id, M.retry_count, M.lease_expiries)
+            .returning(
+                M.id, M.campaign_id, M.customer_id, M.retry_count, M.lease_expiries, M.series_start
+            )
         )
         rows = result.all()
         if not rows:
@@ -71,8 +85,8 @@ class ClaimRepository:
         )
         customers = {r[0]: dict(zip(CUSTOMER_FIELDS, r[1:], strict=True)) for r in found.all()}
         return [
-            Claim(mid, cid, cust, n, customers.get(cust), expiries)
-            for mid, cid, cust, n, expiries in rows
+            Claim(mid, cid, cust, n, customers.get(cust), expiries, start)
+            for mid, cid, cust, n, expiries, start in rows
         ]
 
     async def templates(
@@ -94,17 +108,25 @@ _PG_CLAIM = text(
     f"""
     WITH keys AS (
         SELECT * FROM unnest(CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[])) AS k(id, attempt)
+    ), live AS MATERIALIZED (
+        SELECT campaigns.id FROM campaigns
+        WHERE campaigns.id IN (
+            SELECT m.campaign_id FROM outbound_messages AS m JOIN keys ON m.id = keys.id
+        ) AND campaigns.status = :live_status
+        FOR SHARE OF campaigns
     ), claimed AS (
         UPDATE outbound_messages AS m
         SET status = :to_status,
             lease_expires_at = timezone('UTC', now()) + make_interval(secs => :lease_seconds),
             updated_at = :now
-        FROM keys
+        FROM keys, live
         WHERE m.id = keys.id AND m.retry_count = keys.attempt AND m.status = :from_status
-        RETURNING m.id, m.campaign_id, m.customer_id, m.retry_count, m.lease_expiries
+            AND m.campaign_id = live.id
+        RETURNING m.id, m.campaign_id, m.customer_id, m.retry_count, m.lease_expiries,
+            m.series_start
     )
     SELECT claimed.id, claimed.campaign_id, claimed.customer_id, claimed.retry_count,
-           claimed.lease_expiries, c.id IS NOT NULL, {_CUSTOMER_COLUMNS}
+           claimed.lease_expiries, claimed.series_start, c.id IS NOT NULL, {_CUSTOMER_COLUMNS}
     FROM claimed LEFT JOIN customers AS c ON c.id = claimed.customer_id
     """  # noqa: S608 (the only interpolation is the constant column list)
 )
@@ -128,6 +150,7 @@ class PostgresClaimRepository(ClaimRepository):
                 "now": now,
                 "from_status": MessageStatus.PENDING.value,
                 "to_status": MessageStatus.SENDING.value,
+                "live_status": CampaignStatus.SENDING.value,
             },
         )
         return [
@@ -136,8 +159,9 @@ class PostgresClaimRepository(ClaimRepository):
                 row[1],
                 row[2],
                 row[3],
-                dict(zip(CUSTOMER_FIELDS, row[6:], strict=True)) if row[5] else None,
+                dict(zip(CUSTOMER_FIELDS, row[7:], strict=True)) if row[6] else None,
                 row[4],
+                row[5],
             )
             for row in rows.all()
         ]

@@ -1,13 +1,16 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import ColumnElement, and_, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaign_dispatch.models import CampaignAudience, OutboundMessage
+from campaign_dispatch.models import CampaignAudience, MessageAttempt, OutboundMessage
+from campaign_dispatch.models.base import MAX_ID
 from campaign_dispatch.repositories.id_lists import id_table
 from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
-from campaign_dispatch.statuses import MessageStatus
+from campaign_dispatch.statuses import TERMINAL_FAILURES, MessageStatus
+
+M = OutboundMessage
 
 
 async def create_pending(
@@ -62,3 +65,91 @@ async def list_page(
         {"campaign_id": campaign_id, "status": status},
         scope=in_campaign,
     )
+
+
+def _of(campaign_id: int, status: MessageStatus) -> ColumnElement[bool]:
+    return and_(M.campaign_id == campaign_id, M.status == status)
+
+
+async def park_unpublished(session: AsyncSession, campaign_id: int, now: datetime) -> int:
+    """Mark a pausing campaign's unpublished messages published, so that the relay passes
+    them by; resume unpublishes them again (`republish_pending`)."""
+    result = await session.execute(
+        update(M)
+        .where(_of(campaign_id, MessageStatus.PENDING), M.enqueued_at.is_(None))
+        .values(enqueued_at=now)
+    )
+    return _count(result)
+
+
+async def republish_pending(session: AsyncSession, campaign_id: int) -> int:
+    """Every pending message of a resumed campaign, for the relay to publish once more:
+    its jobs that arrived while it was paused were acknowledged unsent."""
+    result = await session.execute(
+        update(M)
+        .where(_of(campaign_id, MessageStatus.PENDING), M.enqueued_at.is_not(None))
+        .values(enqueued_at=None)
+    )
+    return _count(result)
+
+
+async def cancel_pending(session: AsyncSession, campaign_id: int, now: datetime) -> int:
+    """pending → cancelled: never attempted, or waiting for a retry; never sent now (the
+    claim takes nothing of a cancelled campaign)."""
+    result = await session.execute(
+        update(M)
+        .where(_of(campaign_id, MessageStatus.PENDING))
+        .values(status=MessageStatus.CANCELLED, updated_at=now)
+    )
+    return _count(result)
+
+
+async def reopen_failed(session: AsyncSession, campaign_id: int, now: datetime) -> int:
+    """failed → pending for every failure that may pass (not in TERMINAL_FAILURES), as a
+    new attempt series: the attempt number moves on (a job of the old series matches
+    nothing), the series starts there with every retry again, and no lease expiry is
+    carried over. last_error stays until the next outcome; the history keeps them all."""
+    retryable = or_(M.error_code.is_(None), M.error_code.not_in(TERMINAL_FAILURES))
+    result = await session.execute(
+        update(M)
+        .where(_of(campaign_id, MessageStatus.FAILED), retryable)
+        .values(
+            status=MessageStatus.PENDING,
+            retry_count=M.retry_count + 1,
+            series_start=M.retry_count + 1,
+            lease_expiries=0,
+            error_code=None,
+            enqueued_at=None,
+            available_at=now,
+            updated_at=now,
+        )
+    )
+    return _count(result)
+
+
+async def get_in_campaign(
+    session: AsyncSession, campaign_id: int, message_id: int
+) -> OutboundMessage | None:
+    if not 0 < message_id <= MAX_ID:
+        return None
+    message = await session.get(OutboundMessage, message_id)
+    return message if message is not None and message.campaign_id == campaign_id else None
+
+
+async def attempts(session: AsyncSession, message_id: int) -> list[MessageAttempt]:
+    rows = await session.scalars(
+        select(MessageAttempt)
+        .where(MessageAttempt.message_id == message_id)
+        .order_by(MessageAttempt.attempt, MessageAttempt.id)
+    )
+    return list(rows.all())
+
+
+async def latest_attempt_id(session: AsyncSession, campaign_id: int) -> int | None:
+    return await session.scalar(
+        select(func.max(MessageAttempt.id)).where(MessageAttempt.campaign_id == campaign_id)
+    )
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

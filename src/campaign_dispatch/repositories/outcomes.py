@@ -8,16 +8,22 @@ relays that publish it agree on when it is due whatever the workers' clocks say.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, exists, text, update
+from sqlalchemy import Table, and_, bindparam, case, exists, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaign_dispatch.models import Campaign
+from campaign_dispatch.models import Campaign, MessageAttempt
 from campaign_dispatch.models import OutboundMessage as M
-from campaign_dispatch.statuses import UNFINISHED, CampaignStatus, MessageStatus
+from campaign_dispatch.statuses import (
+    UNFINISHED,
+    AttemptOutcome,
+    CampaignStatus,
+    FailureCode,
+    MessageStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -31,20 +37,43 @@ class Outcome:
     rendered: str | None
     error: str | None = None
     retry_in: float | None = None
+    error_code: FailureCode | None = None
+
+
+def attempt_outcome(status: MessageStatus) -> AttemptOutcome:
+    if status == MessageStatus.SENT:
+        return AttemptOutcome.SENT
+    return AttemptOutcome.RETRY if status == MessageStatus.PENDING else AttemptOutcome.FAILED
 
 
 class OutcomeRepository:
-    """The portable SQL (SQLite: one executemany per kind of outcome)."""
+    """The portable SQL (SQLite: one executemany per kind of outcome, under the write lock
+    that BEGIN IMMEDIATE took, so the rows read first are the rows written)."""
 
     async def record(
         self, session: AsyncSession, outcomes: Sequence[Outcome], now: datetime
     ) -> None:
-        table = cast(Table, M.__table__)
-        claimed = and_(
-            table.c.id == bindparam("b_id"),
-            table.c.status == MessageStatus.SENDING,
-            table.c.retry_count == bindparam("b_attempt"),
+        """Write each outcome from `sending` at its claimed attempt, and its attempt into
+        the history. A retry in a campaign cancelled meanwhile fails instead: nothing will
+        claim it again."""
+        if not outcomes:
+            return
+        found = await session.execute(
+            select(M.id, M.retry_count, M.campaign_id, Campaign.status)
+            .join(Campaign, Campaign.id == M.campaign_id)
+            .where(M.id.in_([o.message_id for o in outcomes]), M.status == MessageStatus.SENDING)
         )
+        claimed = {mid: (attempt, cid, status) for mid, attempt, cid, status in found.all()}
+        current: list[tuple[Outcome, int]] = []
+        for o in outcomes:
+            attempt, campaign_id, campaign_status = claimed.get(o.message_id, (None, 0, None))
+            if attempt != o.attempt:
+                continue  # claimed again since (a lease ran out): not this worker's to write
+            if o.status == MessageStatus.PENDING and campaign_status == CampaignStatus.CANCELLED:
+                o = replace(o, status=MessageStatus.FAILED, retry_in=None)
+            current.append((o, campaign_id))
+        table = cast(Table, M.__table__)
+        where = and_(table.c.id == bindparam("b_id"), table.c.status == MessageStatus.SENDING)
         common: dict[str, Any] = {
             "lease_expires_at": None,
             "updated_at": now,
@@ -56,28 +85,100 @@ class OutcomeRepository:
                 "status": MessageStatus.PENDING,
                 "retry_count": table.c.retry_count + 1,
                 "last_error": bindparam("b_error"),
+                "error_code": bindparam("b_code"),
                 "available_at": bindparam("b_at"),
                 "enqueued_at": None,
             },
             MessageStatus.FAILED: {
                 "status": MessageStatus.FAILED,
                 "last_error": bindparam("b_error"),
+                "error_code": bindparam("b_code"),
             },
         }
         for status, values in kinds.items():
             rows = [
                 {
                     "b_id": o.message_id,
-                    "b_attempt": o.attempt,
                     "b_text": o.rendered,
                     "b_error": o.error,
+                    "b_code": o.error_code,
                     "b_at": None if o.retry_in is None else now + timedelta(seconds=o.retry_in),
                 }
-                for o in outcomes
+                for o, _ in current
                 if o.status == status
             ]
             if rows:
-                await session.execute(update(table).where(claimed).values(**values, **common), rows)
+                await session.execute(update(table).where(where).values(**values, **common), rows)
+        if current:
+            await session.execute(
+                insert(MessageAttempt),
+                [
+                    {
+                        "message_id": o.message_id,
+                        "campaign_id": campaign_id,
+                        "attempt": o.attempt + 1,
+                        "at": now,
+                        "outcome": attempt_outcome(o.status),
+                        "error_code": o.error_code,
+                        "error": o.error,
+                    }
+                    for o, campaign_id in current
+                ],
+            )
+
+    async def pause_failing(
+        self,
+        session: AsyncSession,
+        campaign_ids: Sequence[int],
+        window: int,
+        rate: float,
+        now: datetime,
+    ) -> list[int]:
+        """sending → paused for each campaign whose last `window` attempts (by every
+        worker: the history is shared) failed more often than `rate`. Attempts whose
+        lease ran out do not count: a worker that died says nothing about the campaign;
+        nor do those before the last resume. Fewer than `window` attempts are not judged
+        yet: a handful says too little (retries fill the window of a small campaign)."""
+        if not campaign_ids:
+            return []
+        recent = (
+            select(MessageAttempt.outcome)
+            .where(
+                MessageAttempt.campaign_id == Campaign.id,
+                MessageAttempt.id > func.coalesce(Campaign.pause_window_after, 0),
+                or_(
+                    MessageAttempt.error_code.is_(None),
+                    MessageAttempt.error_code != FailureCode.LEASE_EXPIRED,
+                ),
+            )
+            .order_by(MessageAttempt.id.desc())
+            .limit(window)
+            .correlate(Campaign)
+            .subquery()
+        )
+        failures = (
+            select(func.count())
+            .select_from(recent)
+            .where(recent.c.outcome != AttemptOutcome.SENT)
+            .scalar_subquery()
+        )
+        judged = select(func.count()).select_from(recent).scalar_subquery()
+        reason = (
+            f"automatic: more than {rate:.0%} of the last {window} attempts failed "
+            "(AUTO_PAUSE_FAILURE_RATE, AUTO_PAUSE_WINDOW)"
+        )
+        result = await session.execute(
+            update(Campaign)
+            .where(
+                Campaign.id.in_(campaign_ids),
+                Campaign.status == CampaignStatus.SENDING,
+                judged >= window,
+                failures > rate * window,
+            )
+            .values(status=CampaignStatus.PAUSED, pause_reason=reason, updated_at=now)
+            .returning(Campaign.id)
+        )
+        return list(result.scalars().all())
 
     async def complete_campaigns(
         self, session: AsyncSession, campaign_ids: Sequence[int] | None, now: datetime
@@ -104,25 +205,55 @@ class OutcomeRepository:
 
 # Every outcome of a batch in one statement, with the same transitions as above: sent
 # keeps last_error; a retry goes back to pending with retry_count + 1, the error, its due
-# time and no enqueued_at; failed stores the error.
+# time and no enqueued_at; failed stores the error. The campaigns of the batch's retries
+# are read FOR SHARE: a cancel (which updates the campaign, then cancels its pending
+# messages) either commits first, and the retry sees it and fails, or waits for this
+# statement, and then cancels the retry's pending row. The attempts go into the history
+# in the same statement.
 _PG_RECORD = text(
     """
-    UPDATE outbound_messages AS m
-    SET status = v.status,
-        rendered_content = v.rendered,
-        last_error = CASE WHEN v.status = :sent_status THEN m.last_error ELSE v.error END,
-        retry_count = m.retry_count + CASE WHEN v.status = :retry_status THEN 1 ELSE 0 END,
-        available_at = CASE WHEN v.status = :retry_status
-            THEN timezone('UTC', now()) + make_interval(secs => v.retry_in)
-            ELSE m.available_at END,
-        enqueued_at = CASE WHEN v.status = :retry_status THEN NULL ELSE m.enqueued_at END,
-        lease_expires_at = NULL,
-        updated_at = :now
-    FROM unnest(
-        CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[]), CAST(:statuses AS VARCHAR[]),
-        CAST(:rendered AS TEXT[]), CAST(:errors AS TEXT[]), CAST(:retry_ins AS DOUBLE PRECISION[])
-    ) AS v(id, attempt, status, rendered, error, retry_in)
-    WHERE m.id = v.id AND m.status = :claimed_status AND m.retry_count = v.attempt
+    WITH v AS (
+        SELECT * FROM unnest(
+            CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[]), CAST(:statuses AS VARCHAR[]),
+            CAST(:rendered AS TEXT[]), CAST(:errors AS TEXT[]), CAST(:codes AS VARCHAR[]),
+            CAST(:retry_ins AS DOUBLE PRECISION[])
+        ) AS v(id, attempt, status, rendered, error, code, retry_in)
+    ), retrying AS MATERIALIZED (
+        SELECT campaigns.id, campaigns.status FROM campaigns
+        WHERE campaigns.id IN (
+            SELECT m.campaign_id FROM outbound_messages AS m
+            JOIN v ON m.id = v.id AND v.status = :retry_status
+        )
+        FOR SHARE OF campaigns
+    ), w AS (
+        SELECT v.id, v.attempt, v.rendered, v.error, v.code, v.retry_in,
+            CASE WHEN v.status = :retry_status AND r.status = :cancelled_campaign
+                THEN :failed_status ELSE v.status END AS status
+        FROM v JOIN outbound_messages AS m ON m.id = v.id
+        LEFT JOIN retrying AS r ON r.id = m.campaign_id
+    ), recorded AS (
+        UPDATE outbound_messages AS m
+        SET status = w.status,
+            rendered_content = w.rendered,
+            last_error = CASE WHEN w.status = :sent_status THEN m.last_error ELSE w.error END,
+            error_code = CASE WHEN w.status = :sent_status THEN m.error_code ELSE w.code END,
+            retry_count = m.retry_count + CASE WHEN w.status = :retry_status THEN 1 ELSE 0 END,
+            available_at = CASE WHEN w.status = :retry_status
+                THEN timezone('UTC', now()) + make_interval(secs => w.retry_in)
+                ELSE m.available_at END,
+            enqueued_at = CASE WHEN w.status = :retry_status THEN NULL ELSE m.enqueued_at END,
+            lease_expires_at = NULL,
+            updated_at = :now
+        FROM w
+        WHERE m.id = w.id AND m.status = :claimed_status AND m.retry_count = w.attempt
+        RETURNING m.id, m.campaign_id, w.attempt, w.status, w.code, w.error
+    )
+    INSERT INTO message_attempts (message_id, campaign_id, attempt, at, outcome, error_code, error)
+    SELECT id, campaign_id, attempt + 1, :now,
+        CASE status WHEN :sent_status THEN :outcome_sent WHEN :retry_status THEN :outcome_retry
+            ELSE :outcome_failed END,
+        code, error
+    FROM recorded
     """
 )
 
@@ -141,10 +272,16 @@ class PostgresOutcomeRepository(OutcomeRepository):
                 "statuses": [o.status.value for o in outcomes],
                 "rendered": [o.rendered for o in outcomes],
                 "errors": [o.error for o in outcomes],
+                "codes": [o.error_code for o in outcomes],
                 "retry_ins": [o.retry_in for o in outcomes],
                 "now": now,
                 "sent_status": MessageStatus.SENT.value,
                 "retry_status": MessageStatus.PENDING.value,
+                "failed_status": MessageStatus.FAILED.value,
                 "claimed_status": MessageStatus.SENDING.value,
+                "cancelled_campaign": CampaignStatus.CANCELLED.value,
+                "outcome_sent": AttemptOutcome.SENT.value,
+                "outcome_retry": AttemptOutcome.RETRY.value,
+                "outcome_failed": AttemptOutcome.FAILED.value,
             },
         )

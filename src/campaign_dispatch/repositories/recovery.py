@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, update
+from sqlalchemy import and_, case, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campaign_dispatch.models import Campaign, MessageAttempt, RelayBatch
 from campaign_dispatch.models import OutboundMessage as M
-from campaign_dispatch.models import RelayBatch
 from campaign_dispatch.repositories.dbclock import pg_now
-from campaign_dispatch.statuses import MessageStatus
+from campaign_dispatch.repositories.outcomes import attempt_outcome
+from campaign_dispatch.statuses import CampaignStatus, FailureCode, MessageStatus
 
 LEASE_EXPIRED = "worker stopped before recording the outcome (lease expired)"
 
@@ -27,7 +28,7 @@ class ExpiredClaim:
     message_id: int
     campaign_id: int
     status: MessageStatus  # pending (tried again) or failed (past the attempts allowed)
-    attempt: int  # the attempt whose claim ran out
+    attempt: int  # its retry_count now (a retry's counts the attempt that ran out)
 
 
 class RecoveryRepository:
@@ -53,16 +54,30 @@ class RecoveryRepository:
         `now`; the embedded mode passes a later time at start, since no claim can
         outlive the process that made it.
         """
-        exhausted = M.retry_count >= max_retries + 1
         deadline = self.clock(now) if expired_before is None else expired_before
+        expired = and_(M.status == MessageStatus.SENDING, M.lease_expires_at < deadline)
+        # Their campaigns, read FOR SHARE until this transaction ends (the clock is the
+        # transaction's, so the UPDATE below finds the same claims): a cancel either
+        # committed before, and its claims fail here instead of going back to a queue
+        # nothing claims from, or waits, and then cancels the pending rows left here.
+        campaigns = await session.execute(
+            select(Campaign.id, Campaign.status)
+            .where(Campaign.id.in_(select(M.campaign_id).where(expired).distinct()))
+            .with_for_update(read=True)
+        )
+        cancelled = [cid for cid, status in campaigns.all() if status == CampaignStatus.CANCELLED]
+        exhausted = or_(
+            M.retry_count - M.series_start >= max_retries + 1, M.campaign_id.in_(cancelled)
+        )
         result = await session.execute(
             update(M)
-            .where(M.status == MessageStatus.SENDING, M.lease_expires_at < deadline)
+            .where(expired)
             .values(
                 status=case((exhausted, MessageStatus.FAILED), else_=MessageStatus.PENDING),
                 retry_count=case((exhausted, M.retry_count), else_=M.retry_count + 1),
                 lease_expiries=M.lease_expiries + 1,
                 last_error=LEASE_EXPIRED,
+                error_code=FailureCode.LEASE_EXPIRED,
                 enqueued_at=None,
                 available_at=self.clock(now),
                 lease_expires_at=None,
@@ -70,18 +85,42 @@ class RecoveryRepository:
             )
             .returning(M.id, M.campaign_id, M.status, M.retry_count)
         )
-        return [
+        claims = [
             ExpiredClaim(mid, cid, MessageStatus(status), n) for mid, cid, status, n in result.all()
         ]
+        if claims:
+            await session.execute(
+                insert(MessageAttempt),
+                [
+                    {
+                        "message_id": c.message_id,
+                        "campaign_id": c.campaign_id,
+                        # 1-based: a retry's retry_count already counts the expired one
+                        "attempt": c.attempt + (c.status != MessageStatus.PENDING),
+                        "at": now,
+                        "outcome": attempt_outcome(c.status),
+                        "error_code": FailureCode.LEASE_EXPIRED,
+                        "error": LEASE_EXPIRED,
+                    }
+                    for c in claims
+                ],
+            )
+        return claims
 
     async def requeue_lost(
         self, session: AsyncSession, now: datetime, older_than: timedelta
     ) -> int:
         """Pending jobs published more than `older_than` ago and never consumed: publish
-        them again."""
+        them again. Not a paused campaign's: its jobs were acknowledged unsent on purpose,
+        and resume publishes its messages again."""
+        sending = select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
         result = await session.execute(
             update(M)
-            .where(M.status == MessageStatus.PENDING, M.enqueued_at < self.clock(now) - older_than)
+            .where(
+                M.status == MessageStatus.PENDING,
+                M.enqueued_at < self.clock(now) - older_than,
+                M.campaign_id.in_(sending.scalar_subquery()),
+            )
             .values(enqueued_at=None)
         )
         return int(getattr(result, "rowcount", 0) or 0)

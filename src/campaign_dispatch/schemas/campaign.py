@@ -6,7 +6,13 @@ from pydantic import Field, field_validator
 
 from campaign_dispatch.schemas.common import Id, ReadModel, UtcDateTime, WriteModel, to_naive_utc
 from campaign_dispatch.schemas.customer import CustomerRead
-from campaign_dispatch.statuses import CampaignStatus, Channel, MessageStatus
+from campaign_dispatch.statuses import (
+    AttemptOutcome,
+    CampaignStatus,
+    Channel,
+    FailureCode,
+    MessageStatus,
+)
 
 CustomerIds = Annotated[list[Id], Field(min_length=1, max_length=100_000)]
 
@@ -87,18 +93,28 @@ class CampaignStats(ReadModel):
     sending: int = 0
     sent: int = 0
     failed: int = 0
+    cancelled: int = 0
 
 
 class CampaignDetail(CampaignSummary):
     base_template: str
     updated_at: UtcDateTime
     audience_size: int
+    pause_reason: str | None = Field(
+        description="Why the campaign is paused (an operator, or the automatic pause's cause)"
+    )
     stats: CampaignStats
 
 
 class SendRequest(WriteModel):
     customer_ids: CustomerIds | None = Field(
         default=None, description="Omit to send to the audience given at creation"
+    )
+
+
+class PauseRequest(WriteModel):
+    reason: Annotated[str, Field(min_length=1, max_length=500)] | None = Field(
+        default=None, description="Shown with the paused campaign; default: paused by an operator"
     )
 
 
@@ -138,8 +154,24 @@ class MessageRead(ReadModel):
     rendered_content: str | None
     retry_count: int
     last_error: str | None
+    error_code: FailureCode | None = Field(description="Why it failed, when it did")
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+
+class AttemptRead(ReadModel):
+    attempt: int = Field(description="1 for the message's first attempt")
+    at: UtcDateTime
+    outcome: AttemptOutcome = Field(
+        description="sent; retry (failed, tried again later); failed (the message failed)"
+    )
+    error_code: FailureCode | None
+    error: str | None
+    provider_message_id: str | None
+
+
+class MessageDetail(MessageRead):
+    attempts: list[AttemptRead] = Field(description="Every attempt, oldest first")
 
 
 class Placeholder(ReadModel):

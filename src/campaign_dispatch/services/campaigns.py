@@ -9,6 +9,7 @@ from campaign_dispatch.errors import (
     CampaignNotEditable,
     CampaignNotFound,
     Conflict,
+    MessageNotFound,
 )
 from campaign_dispatch.models import Campaign
 from campaign_dispatch.repositories import campaigns as repo
@@ -16,11 +17,13 @@ from campaign_dispatch.repositories import messages as messages_repo
 from campaign_dispatch.repositories.claims import CampaignTemplate
 from campaign_dispatch.repositories.pagination import PageRequest
 from campaign_dispatch.schemas.campaign import (
+    AttemptRead,
     CampaignCreate,
     CampaignDetail,
     CampaignStats,
     CampaignSummary,
     CampaignUpdate,
+    MessageDetail,
     MessageRead,
 )
 from campaign_dispatch.schemas.common import Page
@@ -155,3 +158,18 @@ async def messages_page(
     await _get(session, campaign_id)  # 404 for an unknown campaign, not an empty page
     fetch = messages_repo.list_page(session, campaign_id, request, status)
     return await paged(fetch, MessageRead.model_validate)
+
+
+async def message_detail(session: AsyncSession, campaign_id: int, message_id: int) -> MessageDetail:
+    """One message of the campaign with every attempt (404 if the campaign has none such)."""
+    await _get(session, campaign_id)
+    message = await messages_repo.get_in_campaign(session, campaign_id, message_id)
+    if message is None:
+        raise MessageNotFound(campaign_id, message_id)
+    attempts = await messages_repo.attempts(session, message_id)
+    return MessageDetail.model_validate(
+        {
+            **MessageRead.model_validate(message).model_dump(),
+            "attempts": [AttemptRead.model_validate(a) for a in attempts],
+        }
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from campaign_dispatch.queue import Job
 from campaign_dispatch.repositories.outcomes import Outcome
-from campaign_dispatch.statuses import MessageStatus
+from campaign_dispatch.statuses import FailureCode, MessageStatus
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class AttemptResult:
     error: str | None = None
     retryable: bool = True
     lease_expiries: int = 0  # the message's claims that ran out before this attempt
+    error_code: FailureCode | None = None
+    series_start: int = 0  # the attempt its series began at (retry-failed starts another)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class Decisions:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     finished_campaigns: set[int] = field(default_factory=set)
     """Campaigns that had a message reach a final status: check them for completion."""
+    failing_campaigns: set[int] = field(default_factory=set)
+    """Campaigns that had an attempt fail: check them for the automatic pause."""
 
     @property
     def sent(self) -> int:
@@ -85,7 +89,7 @@ def decide(results: Sequence[AttemptResult], policy: RetryPolicy) -> Decisions:
     for r in results:
         if r.error is None:
             status, retry_in = MessageStatus.SENT, None
-        elif r.retryable and r.attempt < policy.retries_allowed(r.lease_expiries):
+        elif r.retryable and r.attempt - r.series_start < policy.retries_allowed(r.lease_expiries):
             retry_number = r.attempt + 1
             delay = policy.delay_seconds(retry_number)
             status, retry_in = MessageStatus.PENDING, delay
@@ -93,14 +97,16 @@ def decide(results: Sequence[AttemptResult], policy: RetryPolicy) -> Decisions:
         else:
             status, retry_in = MessageStatus.FAILED, None
             reason = (
-                f"failed after {r.attempt} retries: {r.error}"
+                f"failed after {r.attempt - r.series_start} retries: {r.error}"
                 if r.retryable
                 else f"failed (not retryable): {r.error}"
             )
             decisions.dead_letters.append(DeadLetter(Job(r.message_id, r.attempt), reason))
         decisions.outcomes.append(
-            Outcome(r.message_id, r.attempt, status, r.rendered, r.error, retry_in)
+            Outcome(r.message_id, r.attempt, status, r.rendered, r.error, retry_in, r.error_code)
         )
         if status != MessageStatus.PENDING:
             decisions.finished_campaigns.add(r.campaign_id)
+        if r.error is not None:
+            decisions.failing_campaigns.add(r.campaign_id)
     return decisions

@@ -22,10 +22,19 @@ from campaign_dispatch.repositories.claims import CampaignTemplate, Claim
 from campaign_dispatch.repositories.outbox import DueMessage
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
 from campaign_dispatch.statuses import Channel
+from campaign_dispatch.statuses import FailureCode as Code
 from campaign_dispatch.templating import Personalizer, TemplateError
 from campaign_dispatch.worker.decisions import AttemptResult, Decisions, RetryPolicy, decide
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class AutoPause:
+    """Pause a campaign once more than `rate` of its last `window` attempts failed."""
+
+    rate: float
+    window: int
 
 
 @dataclass
@@ -37,6 +46,7 @@ class BatchProcessor:
     personalizer: Personalizer
     policy: RetryPolicy
     lease_seconds: float
+    auto_pause: AutoPause = AutoPause(rate=0.5, window=200)
     completion_interval: float = 0.25
     _templates: dict[int, CampaignTemplate] = field(default_factory=dict)
     _unchecked: set[int] = field(default_factory=set)
@@ -107,7 +117,10 @@ class BatchProcessor:
         self, claim: Claim, templates: Mapping[int, CampaignTemplate]
     ) -> AttemptResult:
         def result(
-            rendered: str | None, error: str | None, retryable: bool = True
+            rendered: str | None,
+            error: str | None,
+            code: Code | None = None,
+            retryable: bool = True,
         ) -> AttemptResult:
             return AttemptResult(
                 claim.message_id,
@@ -117,13 +130,15 @@ class BatchProcessor:
                 error,
                 retryable,
                 claim.lease_expiries,
+                code,
+                claim.series_start,
             )
 
         campaign = templates.get(claim.campaign_id)
         if campaign is None:  # the campaign row is gone
-            return result(None, "campaign not found", retryable=False)
+            return result(None, "campaign not found", Code.CAMPAIGN_NOT_FOUND, retryable=False)
         if claim.customer is None:
-            return result(None, "customer not found", retryable=False)
+            return result(None, "customer not found", Code.CUSTOMER_NOT_FOUND, retryable=False)
         # Rendering and sending share one deadline well inside the lease: a slow
         # personalizer or provider cannot outlive the claim.
         timeout = self.lease_seconds / 2
@@ -136,12 +151,16 @@ class BatchProcessor:
                             campaign.template, claim.customer, channel=campaign.channel
                         )
                     except TemplateError as exc:  # cannot get better by retrying
-                        return result(None, f"template error: {exc}", retryable=False)
+                        return result(
+                            None, f"template error: {exc}", Code.TEMPLATE_ERROR, retryable=False
+                        )
                     except Exception as exc:  # a personalizer fault fails this attempt only
                         log.exception(
                             "personalizer raised unexpectedly", message_id=claim.message_id
                         )
-                        return result(None, f"personalization failed: {exc!r}")
+                        return result(
+                            None, f"personalization failed: {exc!r}", Code.PERSONALIZATION_FAILED
+                        )
                     await self.senders[campaign.channel].send(
                         message_id=claim.message_id,
                         channel=campaign.channel,
@@ -149,18 +168,32 @@ class BatchProcessor:
                         text=rendered,
                     )
             except SendError as exc:
-                return result(rendered, str(exc) or type(exc).__name__)
+                return result(rendered, str(exc) or type(exc).__name__, Code.PROVIDER_ERROR)
             except TimeoutError:
-                stage = "provider" if rendered is not None else "personalizer"
-                return result(rendered, f"{stage} timed out after {timeout:g}s")
+                if rendered is None:
+                    error = f"personalizer timed out after {timeout:g}s"
+                    return result(None, error, Code.PERSONALIZATION_FAILED)
+                error = f"provider timed out after {timeout:g}s"
+                return result(rendered, error, Code.PROVIDER_TIMEOUT)
             except Exception as exc:
                 log.exception("sender raised unexpectedly", message_id=claim.message_id)
-                return result(rendered, f"unexpected sender error: {exc!r}")
+                return result(rendered, f"unexpected sender error: {exc!r}", Code.PROVIDER_ERROR)
         return result(rendered, None)
 
     async def _apply(self, decisions: Decisions) -> None:
         async with self.database.statement_sessions.begin() as session:
             await self.repositories.outcomes.record(session, decisions.outcomes, utcnow())
+        if decisions.failing_campaigns and self.auto_pause.rate < 1:
+            async with self.database.statement_sessions.begin() as session:
+                paused = await self.repositories.outcomes.pause_failing(
+                    session,
+                    sorted(decisions.failing_campaigns),
+                    self.auto_pause.window,
+                    self.auto_pause.rate,
+                    utcnow(),
+                )
+            for campaign_id in paused:
+                log.warning("campaign paused: too many failures", campaign_id=campaign_id)
         metrics.MESSAGES_SENT.inc(decisions.sent)
         metrics.MESSAGES_FAILED.inc(decisions.failed)
         metrics.MESSAGES_RETRIED.inc(len(decisions.retries))

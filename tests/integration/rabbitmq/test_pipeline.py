@@ -41,7 +41,14 @@ async def test_send_to_sent_through_rabbitmq(api, rabbit_settings, publisher):
             return status == "sent" and stats
 
         stats = await eventually(finished, timeout=30)
-        assert stats == {"total": 50, "pending": 0, "sending": 0, "sent": 50, "failed": 0}
+        assert stats == {
+            "total": 50,
+            "pending": 0,
+            "sending": 0,
+            "sent": 50,
+            "failed": 0,
+            "cancelled": 0,
+        }
         rows = await messages(api_runtime, campaign_id)
         assert sorted(m.rendered_content for m in rows) == sorted(f"Hi N{i}!" for i in range(50))
         assert worker.sender.delivered == 50 and worker.sender.duplicates == 0
@@ -176,7 +183,14 @@ async def test_a_killed_worker_loses_nothing_and_records_nothing_twice(api, rabb
             return status == "sent" and stats
 
         stats = await eventually(finished, timeout=60)
-        assert stats == {"total": 300, "pending": 0, "sending": 0, "sent": 300, "failed": 0}
+        assert stats == {
+            "total": 300,
+            "pending": 0,
+            "sending": 0,
+            "sent": 300,
+            "failed": 0,
+            "cancelled": 0,
+        }
         rows = await messages(api_runtime, campaign_id)
         assert len(rows) == 300 and len({m.customer_id for m in rows}) == 300
         # a claim the killed worker held counts as one failed attempt, never more

@@ -81,6 +81,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/campaigns/{campaign_id}/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Message
+         * @description The message and its attempts, oldest first.
+         */
+        get: operations["get_message_campaigns__campaign_id__messages__message_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/{campaign_id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause Campaign
+         * @description sending → paused: once this answers, no worker claims another of its messages;
+         *     attempts already in flight finish and are recorded (409 unless sending).
+         */
+        post: operations["pause_campaign_campaigns__campaign_id__pause_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/{campaign_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume Campaign
+         * @description paused → sending: the rest go out, none twice (409 unless paused).
+         */
+        post: operations["resume_campaign_campaigns__campaign_id__resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/{campaign_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Campaign
+         * @description draft, scheduled, sending or paused → cancelled: every message not yet attempted is
+         *     cancelled and never sent; attempts in flight keep their outcome.
+         */
+        post: operations["cancel_campaign_campaigns__campaign_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/campaigns/{campaign_id}/retry-failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry Failed
+         * @description Send the failed messages again (not those that cannot succeed: an invalid number,
+         *     an opt-out, an expiry or a template error), as a new attempt series; the campaign is
+         *     sending again. 409 unless the campaign is sent or failed.
+         */
+        post: operations["retry_failed_campaigns__campaign_id__retry_failed_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/campaigns/{campaign_id}/send": {
         parameters: {
             query?: never;
@@ -282,6 +386,29 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AttemptOutcome
+         * @description What one attempt of a message came to (its history keeps every one).
+         * @enum {string}
+         */
+        AttemptOutcome: "sent" | "retry" | "failed";
+        /** AttemptRead */
+        AttemptRead: {
+            /**
+             * Attempt
+             * @description 1 for the message's first attempt
+             */
+            attempt: number;
+            /** At */
+            at: string;
+            /** @description sent; retry (failed, tried again later); failed (the message failed) */
+            outcome: components["schemas"]["AttemptOutcome"];
+            error_code: components["schemas"]["FailureCode"] | null;
+            /** Error */
+            error: string | null;
+            /** Provider Message Id */
+            provider_message_id: string | null;
+        };
         /** Body_import_customers_customers_import_post */
         Body_import_customers_customers_import_post: {
             /** File */
@@ -320,6 +447,11 @@ export interface components {
             updated_at: string;
             /** Audience Size */
             audience_size: number;
+            /**
+             * Pause Reason
+             * @description Why the campaign is paused (an operator, or the automatic pause's cause)
+             */
+            pause_reason: string | null;
             stats: components["schemas"]["CampaignStats"];
         };
         /** CampaignStats */
@@ -349,12 +481,17 @@ export interface components {
              * @default 0
              */
             failed: number;
+            /**
+             * Cancelled
+             * @default 0
+             */
+            cancelled: number;
         };
         /**
          * CampaignStatus
          * @enum {string}
          */
-        CampaignStatus: "draft" | "scheduled" | "sending" | "sent" | "failed";
+        CampaignStatus: "draft" | "scheduled" | "sending" | "sent" | "failed" | "paused" | "cancelled";
         /** CampaignSummary */
         CampaignSummary: {
             /** Id */
@@ -452,7 +589,7 @@ export interface components {
          * ErrorCode
          * @enum {string}
          */
-        ErrorCode: "INTERNAL_ERROR" | "BAD_REQUEST" | "UNAUTHORIZED" | "CROSS_SITE_REQUEST" | "NOT_FOUND" | "CAMPAIGN_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "HOST_NOT_ALLOWED" | "CONFLICT" | "CAMPAIGN_NOT_SENDABLE" | "CAMPAIGN_NOT_EDITABLE" | "CAMPAIGN_NOT_DELETABLE" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "MALFORMED_JSON" | "INVALID_TEMPLATE" | "CUSTOMERS_NOT_FOUND" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "HTTP_ERROR";
+        ErrorCode: "INTERNAL_ERROR" | "BAD_REQUEST" | "UNAUTHORIZED" | "CROSS_SITE_REQUEST" | "NOT_FOUND" | "CAMPAIGN_NOT_FOUND" | "CUSTOMER_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_ACCEPTABLE" | "HOST_NOT_ALLOWED" | "CONFLICT" | "CAMPAIGN_NOT_SENDABLE" | "CAMPAIGN_NOT_EDITABLE" | "CAMPAIGN_NOT_DELETABLE" | "CAMPAIGN_NOT_PAUSABLE" | "CAMPAIGN_NOT_RESUMABLE" | "CAMPAIGN_NOT_CANCELLABLE" | "CAMPAIGN_NOT_RETRYABLE" | "MESSAGE_NOT_FOUND" | "IDEMPOTENCY_KEY_REUSED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_ERROR" | "MALFORMED_JSON" | "INVALID_TEMPLATE" | "CUSTOMERS_NOT_FOUND" | "RATE_LIMITED" | "SERVICE_UNAVAILABLE" | "HTTP_ERROR";
         /** ErrorDetail */
         ErrorDetail: {
             /** Field */
@@ -464,6 +601,13 @@ export interface components {
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
         };
+        /**
+         * FailureCode
+         * @description Why an attempt failed, as its `error_code`. A terminal failure cannot get better by
+         *     trying again; retry-failed leaves its messages failed.
+         * @enum {string}
+         */
+        FailureCode: "PROVIDER_ERROR" | "PROVIDER_TIMEOUT" | "PERSONALIZATION_FAILED" | "TEMPLATE_ERROR" | "CUSTOMER_NOT_FOUND" | "CAMPAIGN_NOT_FOUND" | "LEASE_EXPIRED";
         /** Health */
         Health: {
             /**
@@ -478,6 +622,33 @@ export interface components {
             row: number;
             /** Message */
             message: string;
+        };
+        /** MessageDetail */
+        MessageDetail: {
+            /** Id */
+            id: number;
+            /** Campaign Id */
+            campaign_id: number;
+            /** Customer Id */
+            customer_id: number;
+            status: components["schemas"]["MessageStatus"];
+            /** Rendered Content */
+            rendered_content: string | null;
+            /** Retry Count */
+            retry_count: number;
+            /** Last Error */
+            last_error: string | null;
+            /** @description Why it failed, when it did */
+            error_code: components["schemas"]["FailureCode"] | null;
+            /** Created At */
+            created_at: string;
+            /** Updated At */
+            updated_at: string;
+            /**
+             * Attempts
+             * @description Every attempt, oldest first
+             */
+            attempts: components["schemas"]["AttemptRead"][];
         };
         /** MessageRead */
         MessageRead: {
@@ -494,6 +665,8 @@ export interface components {
             retry_count: number;
             /** Last Error */
             last_error: string | null;
+            /** @description Why it failed, when it did */
+            error_code: components["schemas"]["FailureCode"] | null;
             /** Created At */
             created_at: string;
             /** Updated At */
@@ -503,7 +676,7 @@ export interface components {
          * MessageStatus
          * @enum {string}
          */
-        MessageStatus: "pending" | "sending" | "sent" | "failed";
+        MessageStatus: "pending" | "sending" | "sent" | "failed" | "cancelled";
         /** Page[CampaignSummary] */
         Page_CampaignSummary_: {
             /** Data */
@@ -536,6 +709,14 @@ export interface components {
             snapshot_id: number;
             /** Next Cursor */
             next_cursor: string | null;
+        };
+        /** PauseRequest */
+        PauseRequest: {
+            /**
+             * Reason
+             * @description Shown with the paused campaign; default: paused by an operator
+             */
+            reason?: string | null;
         };
         /** Placeholder */
         Placeholder: {
@@ -1202,6 +1383,445 @@ export interface operations {
             };
             /** @description No such resource (or route) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid input; `details` names each field (at most 100) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_message_campaigns__campaign_id__messages__message_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A campaign's id */
+                campaign_id: number;
+                /** @description A message's id */
+                message_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageDetail"];
+                };
+            };
+            /** @description No such resource (or route) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid input; `details` names each field (at most 100) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    pause_campaign_campaigns__campaign_id__pause_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A campaign's id */
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PauseRequest"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such resource (or route) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid input; `details` names each field (at most 100) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    resume_campaign_campaigns__campaign_id__resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A campaign's id */
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such resource (or route) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid input; `details` names each field (at most 100) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    cancel_campaign_campaigns__campaign_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A campaign's id */
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CampaignDetail"];
+                };
+            };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such resource (or route) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid input; `details` names each field (at most 100) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    retry_failed_campaigns__campaign_id__retry_failed_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with the same key and body replay the first response */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description A campaign's id */
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SendResponse"];
+                };
+            };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such resource (or route) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The resource is not in a state that allows this */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,115 @@
+"""Campaign control once a campaign is sent: pause, resume, cancel, retry the failed.
+
+Each takes the campaign's row lock first (the one sends, edits and the scheduler take),
+then changes the campaign and its messages in the one transaction. Every claim holds the
+campaign's row in share mode while it runs (repositories/claims.py), so the status
+change waits for the claims under way, and no claim after it takes a message of a
+campaign that is not `sending`.
+"""
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campaign_dispatch.clock import utcnow
+from campaign_dispatch.errors import (
+    CampaignNotCancellable,
+    CampaignNotFound,
+    CampaignNotPausable,
+    CampaignNotResumable,
+    CampaignNotRetryable,
+    Conflict,
+)
+from campaign_dispatch.models import Campaign
+from campaign_dispatch.repositories import campaigns as campaigns_repo
+from campaign_dispatch.repositories import messages as messages_repo
+from campaign_dispatch.repositories.outbox import OutboxRepository
+from campaign_dispatch.repositories.outcomes import OutcomeRepository
+from campaign_dispatch.schemas.campaign import CampaignDetail, SendResponse
+from campaign_dispatch.services.campaigns import detail
+from campaign_dispatch.statuses import CANCELLABLE, RETRYABLE, CampaignStatus
+
+OPERATOR_PAUSE = "paused by an operator"
+
+
+async def _lock(
+    session: AsyncSession,
+    campaign_id: int,
+    allowed: tuple[CampaignStatus, ...],
+    refusal: type[Conflict],
+    action: str,
+) -> Campaign:
+    campaign = await campaigns_repo.lock(session, campaign_id)
+    if campaign is None:
+        raise CampaignNotFound(campaign_id)
+    if campaign.status not in allowed:
+        names = " or ".join(allowed)
+        raise refusal(f"campaign {campaign_id} is {campaign.status}: only {names} can be {action}")
+    return campaign
+
+
+async def pause(session: AsyncSession, campaign_id: int, reason: str | None) -> CampaignDetail:
+    """sending → paused. Attempts in flight finish and are recorded; its messages not yet
+    published are parked, and its jobs still queued are acknowledged unsent."""
+    campaign = await _lock(
+        session, campaign_id, (CampaignStatus.SENDING,), CampaignNotPausable, "paused then"
+    )
+    campaign.status = CampaignStatus.PAUSED
+    campaign.pause_reason = reason or OPERATOR_PAUSE
+    await session.flush()
+    await messages_repo.park_unpublished(session, campaign_id, utcnow())
+    return await detail(session, campaign_id)
+
+
+async def resume(
+    session: AsyncSession,
+    outbox: OutboxRepository,
+    outcomes: OutcomeRepository,
+    campaign_id: int,
+) -> CampaignDetail:
+    """paused → sending: each pending message is published once more (a job that arrived
+    while paused was acknowledged unsent; a duplicate of one that did not claims
+    nothing). The automatic pause judges only the attempts from here on."""
+    campaign = await _lock(
+        session, campaign_id, (CampaignStatus.PAUSED,), CampaignNotResumable, "resumed"
+    )
+    _reopen(campaign, await messages_repo.latest_attempt_id(session, campaign_id))
+    await session.flush()
+    await messages_repo.republish_pending(session, campaign_id)
+    await outbox.notify(session)
+    # Paused as its last attempts finished: nothing is left to send.
+    await outcomes.complete_campaigns(session, [campaign_id], utcnow())
+    return await detail(session, campaign_id)
+
+
+async def cancel(session: AsyncSession, campaign_id: int) -> CampaignDetail:
+    """draft | scheduled | sending | paused → cancelled. Every message not yet attempted
+    (and every retry not yet due) is cancelled; attempts in flight keep their outcome."""
+    campaign = await _lock(session, campaign_id, CANCELLABLE, CampaignNotCancellable, "stopped")
+    campaign.status = CampaignStatus.CANCELLED
+    campaign.pause_reason = None
+    await session.flush()
+    await messages_repo.cancel_pending(session, campaign_id, utcnow())
+    return await detail(session, campaign_id)
+
+
+async def retry_failed(
+    session: AsyncSession, outbox: OutboxRepository, campaign_id: int
+) -> SendResponse:
+    """sent | failed → sending, with every failure that may pass back to `pending` as a
+    new attempt series. With none to retry the campaign stays as it is."""
+    campaign = await _lock(session, campaign_id, RETRYABLE, CampaignNotRetryable, "retried")
+    reopened = await messages_repo.reopen_failed(session, campaign_id, utcnow())
+    if reopened:
+        _reopen(campaign, await messages_repo.latest_attempt_id(session, campaign_id))
+        await session.flush()
+        await outbox.notify(session)
+    return SendResponse(
+        campaign_id=campaign_id,
+        messages_queued=reopened,
+        status=CampaignStatus(campaign.status),
+    )
+
+
+def _reopen(campaign: Campaign, latest_attempt: int | None) -> None:
+    campaign.status = CampaignStatus.SENDING
+    campaign.pause_reason = None
+    campaign.pause_window_after = latest_attempt
