@@ -21,12 +21,12 @@ NEW_PHONE = "+254799000111"
 
 # Line 1 is the header. Line 3's phone is not a number and line 4's is a seeded customer's.
 IMPORT_CSV = (
-    "phone,first_name,last_name,location,preferred_product\n"
-    "+254799000201,Imani,Otieno,Eldoret,Backpack\n"
-    "12ab,Bad,Row,Nowhere,\n"
-    "+254700000001,Alice,Again,Nairobi,\n"
-    "+254799000202,Baraka,Mutua,Thika,Sunglasses\n"
-).encode()
+    b"phone,first_name,last_name,location,preferred_product\n"
+    b"+254799000201,Imani,Otieno,Eldoret,Backpack\n"
+    b"12ab,Bad,Row,Nowhere,\n"
+    b"+254700000001,Alice,Again,Nairobi,\n"
+    b"+254799000202,Baraka,Mutua,Thika,Sunglasses\n"
+)
 
 
 def rows(page: Page) -> Locator:
