@@ -15,6 +15,7 @@ from campaign_dispatch.api import (
     dispatch,
     docs,
     errors,
+    events,
     health,
     ops,
     templates,
@@ -92,7 +93,7 @@ def create_app(
     keys = settings.api_key_set
     protected = [Depends(require_api_key(keys))] if keys else []
     api_errors = errors.error_responses(*((401,) if keys else ()), 422, 503)
-    for module in (campaigns, control, dispatch, customers, templates):
+    for module in (campaigns, events, control, dispatch, customers, templates):
         app.include_router(module.router, dependencies=protected, responses=api_errors)
     for module in (health, ops):
         app.include_router(module.router)
