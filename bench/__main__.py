@@ -13,7 +13,7 @@ import time
 
 import httpx
 
-from bench import dispatch
+from bench import dispatch, segments
 from bench.common import (
     Databases,
     api_command,
@@ -123,6 +123,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=30_000, help="messages per dispatch run")
     parser.add_argument("--campaigns", type=int, default=1_000_000, help="rows for the listing run")
     parser.add_argument("--runs", type=int, default=5, help="send-endpoint samples per size")
+    parser.add_argument(
+        "--segment-customers", type=int, default=1_000_000, help="customers for the segment run"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="dispatch runs per variant")
     parser.add_argument(
         "--variants",
@@ -130,7 +133,9 @@ def _arguments() -> argparse.Namespace:
         help=f"comma-separated dispatch variants, of: {', '.join(dispatch.VARIANTS)}",
     )
     parser.add_argument(
-        "--only", choices=["send", "dispatch", "throughput", "listing"], default=None
+        "--only",
+        choices=["send", "dispatch", "throughput", "listing", "segments"],
+        default=None,
     )
     args = parser.parse_args()
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -175,6 +180,8 @@ async def main() -> None:
                 memory[f"worker ({label})"] = mem["pid1"]
         if args.only in (None, "listing"):
             await bench_listing(databases, args.campaigns)
+        if args.only in (None, "segments"):
+            await segments.bench_segments(databases, args.segment_customers, 3, memory)
     finally:
         await databases.drop_templates()
     for label, mb in memory.items():

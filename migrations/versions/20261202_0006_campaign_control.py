@@ -1,7 +1,8 @@
 """campaign control: paused and cancelled, attempt history, per-campaign message counts
 
 - campaigns: statuses `paused` and `cancelled`, `pause_reason`, and `pause_window_after`
-  (the automatic pause judges only attempts after this one: those since the last resume).
+  (the automatic pause judges only attempts after this one: those since the last resume),
+  and `segment`, an audience stored as a filter (resolved when the campaign is sent).
 - outbound_messages: status `cancelled`; `error_code` (why it failed: retry-failed leaves
   terminal failures alone); `series_start` (the retry_count its current attempt series
   began at, so retry-failed grants a new series without reusing an attempt number).
@@ -198,6 +199,7 @@ def upgrade() -> None:
     _edit_checks(narrow=False)
     op.add_column("campaigns", sa.Column("pause_reason", sa.Text(), nullable=True))
     op.add_column("campaigns", sa.Column("pause_window_after", ID, nullable=True))
+    op.add_column("campaigns", sa.Column("segment", sa.JSON(), nullable=True))
     op.add_column("outbound_messages", sa.Column("error_code", sa.String(32), nullable=True))
     op.add_column(
         "outbound_messages",
@@ -267,6 +269,7 @@ def downgrade() -> None:
     # would drop the table, and its implicit DELETE cascade to the children.
     op.drop_column("outbound_messages", "series_start")
     op.drop_column("outbound_messages", "error_code")
+    op.drop_column("campaigns", "segment")
     op.drop_column("campaigns", "pause_window_after")
     op.drop_column("campaigns", "pause_reason")
     _edit_checks(narrow=True)

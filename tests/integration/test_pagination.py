@@ -442,6 +442,7 @@ async def test_messages_are_paged_newest_first(client, runtime, make_campaign):
         "rendered_content": "Hi C2",
         "retry_count": 1,
         "last_error": "provider said no",
+        "error_code": None,
         "created_at": failed["created_at"],
         "updated_at": failed["updated_at"],
     }

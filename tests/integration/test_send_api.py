@@ -21,6 +21,7 @@ async def test_send_queues_one_pending_message_per_customer(
         "campaign_id": campaign["id"],
         "messages_queued": 3,
         "status": "sending",
+        "skipped_opted_out": 0,
     }
     rows = await messages(runtime, campaign["id"])
     assert sorted(m.customer_id for m in rows) == sorted(ids)

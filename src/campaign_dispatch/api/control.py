@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from campaign_dispatch.api.deps import CampaignId, ResourcesDep, SessionDep, after_commit
 from campaign_dispatch.api.dispatch import IdempotencyKey
 from campaign_dispatch.api.errors import BODY_ERRORS, error_responses
-from campaign_dispatch.schemas.campaign import CampaignDetail, PauseRequest, SendResponse
+from campaign_dispatch.schemas.campaign import CampaignDetail, PauseRequest, RetryResponse
 from campaign_dispatch.services import control
 from campaign_dispatch.services.idempotency import respond_once
 
@@ -53,7 +53,7 @@ async def cancel_campaign(campaign_id: CampaignId, session: SessionDep) -> Campa
 @router.post(
     "/{campaign_id}/retry-failed",
     status_code=status.HTTP_202_ACCEPTED,
-    response_model=SendResponse,
+    response_model=RetryResponse,
     responses=_CONFLICTS,
 )
 async def retry_failed(

@@ -25,7 +25,10 @@ IdempotencyKey = Annotated[
 
 def _fingerprint(body: SendRequest) -> str:
     ids = sorted(set(body.customer_ids)) if body.customer_ids is not None else None
-    return hashlib.sha256(json.dumps(ids).encode()).hexdigest()
+    if body.segment is None:  # as before segments: keys stored then still replay
+        return hashlib.sha256(json.dumps(ids).encode()).hexdigest()
+    segment = sorted((k, v.lower()) for k, v in body.segment.filters().items())
+    return hashlib.sha256(json.dumps({"segment": segment}).encode()).hexdigest()
 
 
 @router.post(
@@ -49,7 +52,13 @@ async def send_campaign(
         key=idempotency_key,
         fingerprint=_fingerprint(body),
         status_code=status.HTTP_202_ACCEPTED,
-        action=lambda: dispatch.send(session, outbox, campaign_id, body.customer_ids),
+        action=lambda: dispatch.send(
+            session,
+            outbox,
+            campaign_id,
+            body.customer_ids,
+            body.segment.filters() if body.segment is not None else None,
+        ),
     )
     after_commit(session, resources.outbox_signal.wake)
     return JSONResponse(answer.body, status_code=answer.status_code)

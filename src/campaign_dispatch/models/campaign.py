@@ -1,6 +1,16 @@
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, Text, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign_dispatch.models.base import Base, IdType, Timestamped
@@ -34,6 +44,9 @@ class Campaign(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.DRAFT)
     base_template: Mapped[str] = mapped_column(Text)
     scheduled_at: Mapped[datetime | None] = mapped_column(DateTime())
+    # An audience stored as a filter ({} is every customer), resolved when it is sent;
+    # the other kind of stored audience is the campaign_audience rows.
+    segment: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
     # Why the campaign is paused, when it is (an operator, or the automatic pause's cause).
     pause_reason: Mapped[str | None] = mapped_column(Text)
     # The automatic pause judges only attempts after this one (those since the last resume

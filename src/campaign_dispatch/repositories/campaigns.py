@@ -2,7 +2,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, literal, select, update
+from sqlalchemy import delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
@@ -135,9 +135,12 @@ async def transition(
 async def lock_next_due(
     session: AsyncSession, now: datetime, skip: Collection[int] = ()
 ) -> int | None:
-    """The most overdue scheduled campaign with an audience, not in `skip`, locked; other
+    """The most overdue scheduled campaign with an audience (ids or a segment), not in
+    `skip`, locked; other
     schedulers skip the locked row (SKIP LOCKED) and take the next one."""
-    has_audience = exists().where(CampaignAudience.campaign_id == Campaign.id)
+    has_audience = or_(
+        exists().where(CampaignAudience.campaign_id == Campaign.id), Campaign.segment.is_not(None)
+    )
     query = (
         select(Campaign.id)
         .where(

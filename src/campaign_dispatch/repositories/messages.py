@@ -1,10 +1,10 @@
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaign_dispatch.models import CampaignAudience, MessageAttempt, OutboundMessage
+from campaign_dispatch.models import CampaignAudience, Customer, MessageAttempt, OutboundMessage
 from campaign_dispatch.models.base import MAX_ID
 from campaign_dispatch.repositories.id_lists import id_table
 from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
@@ -13,12 +13,31 @@ from campaign_dispatch.statuses import TERMINAL_FAILURES, MessageStatus
 M = OutboundMessage
 
 
+SEGMENT_FIELDS = ("location", "preferred_product")
+
+
+def in_segment(filters: Mapping[str, str]) -> list[ColumnElement[bool]]:
+    """Customers whose given fields all match, ignoring case (the database's lower() on
+    both sides, so the two agree on what a case is)."""
+    unknown = set(filters) - set(SEGMENT_FIELDS)
+    if unknown:
+        raise ValueError(f"not a segment field: {sorted(unknown)}")
+    return [func.lower(getattr(Customer, k)) == func.lower(v) for k, v in filters.items()]
+
+
 async def create_pending(
-    session: AsyncSession, campaign_id: int, customer_ids: Sequence[int] | None, now: datetime
+    session: AsyncSession,
+    campaign_id: int,
+    customer_ids: Sequence[int] | None,
+    now: datetime,
+    segment: Mapping[str, str] | None = None,
 ) -> int:
-    """Insert one pending message per customer (the given ids, else the audience), set-based."""
+    """Insert one pending message per customer (the given ids, else the customers of the
+    segment, else the stored audience), set-based: one INSERT … SELECT whatever the size."""
     if customer_ids is not None:
         source = select(id_table(session, customer_ids).c.id)
+    elif segment is not None:
+        source = select(Customer.id).where(*in_segment(segment))
     else:
         source = select(CampaignAudience.customer_id).where(
             CampaignAudience.campaign_id == campaign_id

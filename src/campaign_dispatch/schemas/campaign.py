@@ -1,8 +1,9 @@
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from campaign_dispatch.schemas.common import Id, ReadModel, UtcDateTime, WriteModel, to_naive_utc
 from campaign_dispatch.schemas.customer import CustomerRead
@@ -21,6 +22,35 @@ _DATE_TIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Template = Annotated[str, Field(min_length=1)]
+
+
+SegmentValue = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Segment(WriteModel):
+    """Customers whose given fields all match, ignoring case; `{}` is every customer.
+    Opted-out customers are always left out."""
+
+    location: SegmentValue | None = None
+    preferred_product: SegmentValue | None = None
+
+    def filters(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class _Audience(WriteModel):
+    """An audience as a list of ids or as a segment, not both."""
+
+    customer_ids: CustomerIds | None = None
+    segment: Segment | None = Field(
+        default=None, description="Instead of customer_ids: the customers matching it"
+    )
+
+    @model_validator(mode="after")
+    def _one_audience(self) -> Self:
+        if self.customer_ids is not None and self.segment is not None:
+            raise PydanticCustomError("one_audience", "give customer_ids or segment, not both")
+        return self
 
 
 class _Scheduled(WriteModel):
@@ -50,25 +80,23 @@ class _Scheduled(WriteModel):
             raise ValueError("scheduled_at is out of range") from None
 
 
-class CampaignCreate(_Scheduled):
+class CampaignCreate(_Audience, _Scheduled):
+    """`customer_ids` or `segment`: the audience it is sent to at scheduled_at, or when
+    sent without one (a segment is resolved then, not now)."""
+
     name: Name
     channel: Channel
     base_template: Template
-    customer_ids: CustomerIds | None = Field(
-        default=None, description="Audience, sent to automatically at scheduled_at"
-    )
 
 
-class CampaignUpdate(_Scheduled):
+class CampaignUpdate(_Audience, _Scheduled):
     """Only the fields given change. `scheduled_at: null` unschedules (the campaign is a
-    draft again); `customer_ids` replaces the audience, `null` clears it."""
+    draft again); `customer_ids` or `segment` replaces the audience (either one replaces
+    the other), `null` clears it."""
 
     name: Name | None = None
     channel: Channel | None = None
     base_template: Template | None = None
-    customer_ids: CustomerIds | None = Field(
-        default=None, description="The new audience (replaces the old); null clears it"
-    )
 
     @field_validator("name", "channel", "base_template")
     @classmethod
@@ -99,17 +127,16 @@ class CampaignStats(ReadModel):
 class CampaignDetail(CampaignSummary):
     base_template: str
     updated_at: UtcDateTime
-    audience_size: int
+    audience_size: int = Field(description="Customers in the stored customer_ids audience")
+    segment: Segment | None = Field(description="The stored segment audience, if any")
     pause_reason: str | None = Field(
         description="Why the campaign is paused (an operator, or the automatic pause's cause)"
     )
     stats: CampaignStats
 
 
-class SendRequest(WriteModel):
-    customer_ids: CustomerIds | None = Field(
-        default=None, description="Omit to send to the audience given at creation"
-    )
+class SendRequest(_Audience):
+    """`customer_ids` or `segment`; neither sends to the audience given at creation."""
 
 
 class PauseRequest(WriteModel):
@@ -118,10 +145,16 @@ class PauseRequest(WriteModel):
     )
 
 
-class SendResponse(ReadModel):
+class RetryResponse(ReadModel):
     campaign_id: int
     messages_queued: int
     status: CampaignStatus
+
+
+class SendResponse(RetryResponse):
+    skipped_opted_out: int = Field(
+        default=0, description="Customers of the audience left out: they opted out"
+    )
 
 
 class PreviewRequest(WriteModel):

@@ -62,6 +62,7 @@ async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
             "base_template": data.base_template,
             "scheduled_at": scheduled_at,
             "status": CampaignStatus.SCHEDULED if in_future else CampaignStatus.DRAFT,
+            "segment": data.segment.filters() if data.segment is not None else None,
         },
     )
     if audience:
@@ -111,10 +112,16 @@ async def update(session: AsyncSession, campaign_id: int, data: CampaignUpdate) 
         campaign.scheduled_at = scheduled_at
         in_future = scheduled_at is not None and scheduled_at > utcnow()
         campaign.status = CampaignStatus.SCHEDULED if in_future else CampaignStatus.DRAFT
+    # Either kind of audience replaces the other; null clears the one named.
     if "customer_ids" in given:
         await repo.clear_audience(session, campaign_id)
         if data.customer_ids:
             await repo.set_audience(session, campaign_id, sorted(set(data.customer_ids)))
+            campaign.segment = None
+    if "segment" in given:
+        campaign.segment = data.segment.filters() if data.segment is not None else None
+        if data.segment is not None:
+            await repo.clear_audience(session, campaign_id)
     await session.flush()
     return await detail(session, campaign_id)
 

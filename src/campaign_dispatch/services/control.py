@@ -23,7 +23,7 @@ from campaign_dispatch.repositories import campaigns as campaigns_repo
 from campaign_dispatch.repositories import messages as messages_repo
 from campaign_dispatch.repositories.outbox import OutboxRepository
 from campaign_dispatch.repositories.outcomes import OutcomeRepository
-from campaign_dispatch.schemas.campaign import CampaignDetail, SendResponse
+from campaign_dispatch.schemas.campaign import CampaignDetail, RetryResponse
 from campaign_dispatch.services.campaigns import detail
 from campaign_dispatch.statuses import CANCELLABLE, RETRYABLE, CampaignStatus
 
@@ -93,7 +93,7 @@ async def cancel(session: AsyncSession, campaign_id: int) -> CampaignDetail:
 
 async def retry_failed(
     session: AsyncSession, outbox: OutboxRepository, campaign_id: int
-) -> SendResponse:
+) -> RetryResponse:
     """sent | failed → sending, with every failure that may pass back to `pending` as a
     new attempt series. With none to retry the campaign stays as it is."""
     campaign = await _lock(session, campaign_id, RETRYABLE, CampaignNotRetryable, "retried")
@@ -102,7 +102,7 @@ async def retry_failed(
         _reopen(campaign, await messages_repo.latest_attempt_id(session, campaign_id))
         await session.flush()
         await outbox.notify(session)
-    return SendResponse(
+    return RetryResponse(
         campaign_id=campaign_id,
         messages_queued=reopened,
         status=CampaignStatus(campaign.status),

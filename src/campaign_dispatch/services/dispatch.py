@@ -1,6 +1,6 @@
 """Starting a campaign's send: the one transaction shared by the API and the scheduler."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,15 +21,17 @@ async def send(
     outbox: OutboxRepository,
     campaign_id: int,
     customer_ids: list[int] | None,
+    segment: Mapping[str, str] | None = None,
 ) -> SendResponse:
-    """draft|scheduled → sending, with one pending message per customer, all or nothing.
+    """draft|scheduled → sending, with one pending message per customer, all or nothing:
+    the ids given, else the segment given, else the audience stored with the campaign.
 
     The campaign's row lock serialises sends: of two concurrent calls, the second waits
     and then finds it `sending` (409); UNIQUE (campaign_id, customer_id) backs this up.
     The status changes last, so the campaign counters (kept by triggers) stay locked for
     milliseconds, not for the whole insert. Publishing happens after commit.
     """
-    await lock_unsent(
+    campaign = await lock_unsent(
         session,
         campaign_id,
         lambda campaign: CampaignNotSendable(
@@ -38,16 +40,20 @@ async def send(
         ),
     )
     recipients = sorted(set(customer_ids)) if customer_ids is not None else None
-    if recipients is None and not await campaigns_repo.audience_size(session, campaign_id):
-        raise ValidationFailed(
-            "customer_ids is required: this campaign has no stored audience",
-            details=[{"field": "customer_ids", "message": "Field required"}],
-        )
+    if recipients is None and segment is None:
+        segment = campaign.segment
+        if segment is None and not await campaigns_repo.audience_size(session, campaign_id):
+            raise ValidationFailed(
+                "customer_ids or segment is required: this campaign has no stored audience",
+                details=[{"field": "customer_ids", "message": "Field required"}],
+            )
     try:
         # The foreign key checks every customer id as the rows go in; only when it
         # fails do we look for which ids are missing, to name them.
         async with session.begin_nested():
-            queued = await messages_repo.create_pending(session, campaign_id, recipients, utcnow())
+            queued = await messages_repo.create_pending(
+                session, campaign_id, recipients, utcnow(), segment
+            )
     except IntegrityError:
         if recipients is not None:
             await require_existing(session, recipients, "customer_ids")
@@ -72,7 +78,9 @@ async def release_scheduled(
     campaign = await campaigns_repo.lock(session, campaign_id)
     if campaign is None or campaign.status != CampaignStatus.SCHEDULED:
         return None
-    queued = await messages_repo.create_pending(session, campaign_id, None, utcnow())
+    queued = await messages_repo.create_pending(
+        session, campaign_id, None, utcnow(), campaign.segment
+    )
     scheduled = (CampaignStatus.SCHEDULED,)
     if not await campaigns_repo.transition(session, campaign_id, scheduled, CampaignStatus.SENDING):
         raise CampaignNotSendable(f"Campaign {campaign_id} changed state during its release")

@@ -59,8 +59,16 @@ export const CAMPAIGN_STATUSES = [
   "sending",
   "sent",
   "failed",
+  "paused",
+  "cancelled",
 ] as const satisfies readonly CampaignStatus[];
-export const MESSAGE_STATUSES = ["pending", "sending", "sent", "failed"] as const satisfies readonly MessageStatus[];
+export const MESSAGE_STATUSES = [
+  "pending",
+  "sending",
+  "sent",
+  "failed",
+  "cancelled",
+] as const satisfies readonly MessageStatus[];
 
 export const LISTS_COVER_THE_SCHEMA: [
   Covers<Channel, typeof CHANNELS>,

@@ -27,6 +27,8 @@ export const STATUS_LABELS: Record<CampaignStatus | MessageStatus, string> = {
   sending: "Sending",
   sent: "Sent",
   failed: "Failed",
+  paused: "Paused",
+  cancelled: "Cancelled",
   pending: "Pending",
 };
 

@@ -32,8 +32,8 @@ describe("CampaignDetailPage", () => {
         calls += 1;
         const stats =
           calls === 1
-            ? { total: 10, pending: 6, sending: 2, sent: 2, failed: 0 }
-            : { total: 10, pending: 0, sending: 0, sent: 9, failed: 1 };
+            ? { total: 10, pending: 6, sending: 2, sent: 2, failed: 0, cancelled: 0 }
+            : { total: 10, pending: 0, sending: 0, sent: 9, failed: 1, cancelled: 0 };
         return HttpResponse.json(campaignDetail({ status: calls === 1 ? "sending" : "sent", stats }));
       }),
       http.get("/campaigns/1/messages", () => HttpResponse.json(page([message]))),

@@ -24,7 +24,9 @@ export function campaignDetail(overrides: Partial<CampaignDetail> = {}): Campaig
     created_at: "2025-03-01T10:00:00Z",
     updated_at: "2025-03-01T10:00:00Z",
     audience_size: 0,
-    stats: { total: 0, pending: 0, sending: 0, sent: 0, failed: 0 },
+    segment: null,
+    pause_reason: null,
+    stats: { total: 0, pending: 0, sending: 0, sent: 0, failed: 0, cancelled: 0 },
     ...overrides,
   };
 }
