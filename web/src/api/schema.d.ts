@@ -101,6 +101,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/campaigns/{campaign_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Campaign Events
+         * @description The campaign's progress as server-sent events (`text/event-stream`).
+         *
+         *     - `event: progress`: its `data` is the campaign's detail as JSON, exactly what
+         *       `GET /campaigns/{campaign_id}` returns. One is sent on connect, then one whenever the
+         *       detail (its status, its stats) changes, at most one every 500 ms.
+         *     - A comment (`: ping …`) every 15 s keeps the connection open through proxies.
+         *     - The server ends the stream after the `progress` event of a final status (`sent`,
+         *       `failed` or `cancelled`); for a campaign already in one, that event is the only
+         *       one. It also ends if the campaign is deleted while watched.
+         *
+         *     An unknown campaign is a 404 envelope before the stream starts. With API keys set, the
+         *     key goes in a header as on every route (a browser reads the stream with `fetch`, not
+         *     `EventSource`, which cannot send headers).
+         */
+        get: operations["campaign_events_campaigns__campaign_id__events_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/campaigns/{campaign_id}/pause": {
         parameters: {
             query?: never;
@@ -414,20 +446,23 @@ export interface components {
             /** File */
             file: string;
         };
-        /** CampaignCreate */
+        /**
+         * CampaignCreate
+         * @description `customer_ids` or `segment`: the audience it is sent to at scheduled_at, or when
+         *     sent without one (a segment is resolved then, not now).
+         */
         CampaignCreate: {
             /** Scheduled At */
             scheduled_at?: string | null;
+            /** Customer Ids */
+            customer_ids?: number[] | null;
+            /** @description Instead of customer_ids: the customers matching it */
+            segment?: components["schemas"]["Segment"] | null;
             /** Name */
             name: string;
             channel: components["schemas"]["Channel"];
             /** Base Template */
             base_template: string;
-            /**
-             * Customer Ids
-             * @description Audience, sent to automatically at scheduled_at
-             */
-            customer_ids?: number[] | null;
         };
         /** CampaignDetail */
         CampaignDetail: {
@@ -445,8 +480,13 @@ export interface components {
             base_template: string;
             /** Updated At */
             updated_at: string;
-            /** Audience Size */
+            /**
+             * Audience Size
+             * @description Customers in the stored customer_ids audience
+             */
             audience_size: number;
+            /** @description The stored segment audience, if any */
+            segment: components["schemas"]["Segment"] | null;
             /**
              * Pause Reason
              * @description Why the campaign is paused (an operator, or the automatic pause's cause)
@@ -508,21 +548,21 @@ export interface components {
         /**
          * CampaignUpdate
          * @description Only the fields given change. `scheduled_at: null` unschedules (the campaign is a
-         *     draft again); `customer_ids` replaces the audience, `null` clears it.
+         *     draft again); `customer_ids` or `segment` replaces the audience (either one replaces
+         *     the other), `null` clears it.
          */
         CampaignUpdate: {
             /** Scheduled At */
             scheduled_at?: string | null;
+            /** Customer Ids */
+            customer_ids?: number[] | null;
+            /** @description Instead of customer_ids: the customers matching it */
+            segment?: components["schemas"]["Segment"] | null;
             /** Name */
             name?: string | null;
             channel?: components["schemas"]["Channel"] | null;
             /** Base Template */
             base_template?: string | null;
-            /**
-             * Customer Ids
-             * @description The new audience (replaces the old); null clears it
-             */
-            customer_ids?: number[] | null;
         };
         /**
          * Channel
@@ -769,13 +809,34 @@ export interface components {
                 [key: string]: string;
             };
         };
-        /** SendRequest */
+        /** RetryResponse */
+        RetryResponse: {
+            /** Campaign Id */
+            campaign_id: number;
+            /** Messages Queued */
+            messages_queued: number;
+            status: components["schemas"]["CampaignStatus"];
+        };
+        /**
+         * Segment
+         * @description Customers whose given fields all match, ignoring case; `{}` is every customer.
+         *     Opted-out customers are always left out.
+         */
+        Segment: {
+            /** Location */
+            location?: string | null;
+            /** Preferred Product */
+            preferred_product?: string | null;
+        };
+        /**
+         * SendRequest
+         * @description `customer_ids` or `segment`; neither sends to the audience given at creation.
+         */
         SendRequest: {
-            /**
-             * Customer Ids
-             * @description Omit to send to the audience given at creation
-             */
+            /** Customer Ids */
             customer_ids?: number[] | null;
+            /** @description Instead of customer_ids: the customers matching it */
+            segment?: components["schemas"]["Segment"] | null;
         };
         /** SendResponse */
         SendResponse: {
@@ -784,6 +845,12 @@ export interface components {
             /** Messages Queued */
             messages_queued: number;
             status: components["schemas"]["CampaignStatus"];
+            /**
+             * Skipped Opted Out
+             * @description Customers of the audience left out: they opted out
+             * @default 0
+             */
+            skipped_opted_out: number;
         };
         /** Stats */
         Stats: {
@@ -1498,6 +1565,74 @@ export interface operations {
             };
         };
     };
+    campaign_events_campaigns__campaign_id__events_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A campaign's id */
+                campaign_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A `text/event-stream`: `progress` events, each with the campaign's detail (the body of `GET /campaigns/{campaign_id}`) as its JSON `data`, and `:` ping comments; the server ends it after the event of a final status. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description No such resource (or route) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid input; `details` names each field (at most 100) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     pause_campaign_campaigns__campaign_id__pause_post: {
         parameters: {
             query?: never;
@@ -1799,7 +1934,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SendResponse"];
+                    "application/json": components["schemas"]["RetryResponse"];
                 };
             };
             /** @description A browser sent this state-changing request for a page of another site */
