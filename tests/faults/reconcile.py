@@ -1,10 +1,12 @@
 """Exact reconciliation after a fault, from the database, the API and the provider's side.
 
-From the database: every message of the campaigns is final (sent or failed); each
-campaign is finished (`sent` with at least one message sent, else `failed`); its counts
-add up to what was sent; no message used more attempts than MAX_RETRIES + 1 plus the
-one that its first lease expiry grants; a failed message used up its retries; the
-trigger-kept `campaign_counts` agree with the campaigns table. From the API: the
+From the database: every message of the campaigns is final (sent or failed, or cancelled
+in a cancelled campaign); each campaign is finished (`sent` with at least one message
+sent, else `failed`; or `cancelled`, as a test that cancels it expects); its counts add
+up to what was sent; no message used more attempts than MAX_RETRIES + 1 plus the one
+that its first lease expiry grants; a failed message used up its retries (unless its
+campaign was cancelled, which ends a retry early); the trigger-kept `campaign_counts`
+agree with the campaigns table, and `campaign_message_counts` with the messages. From the API: the
 campaign's `stats` say the same. From the provider's side (the send log that
 tests/faults/sendlog/sitecustomize.py makes each worker write): no message got more
 provider calls than its claimed attempts, a message recorded `sent` was taken by the
@@ -71,6 +73,7 @@ class Reconciliation:
     messages: int = 0
     sent: int = 0
     failed: int = 0
+    cancelled: int = 0
     unfinished: int = 0
     lease_expiries: int = 0
     messages_with_expiry: int = 0
@@ -118,7 +121,8 @@ class Reconciliation:
         verdict = "OK" if self.ok else "PROBLEMS:\n  " + "\n  ".join(self.problems)
         return (
             f"{len(self.expected)} campaign(s) {sorted(set(self.statuses.values()))}, "
-            f"{self.messages} messages: {self.sent} sent + {self.failed} failed, "
+            f"{self.messages} messages: {self.sent} sent + {self.failed} failed + "
+            f"{self.cancelled} cancelled, "
             f"{self.unfinished} unfinished; lease expiries {self.lease_expiries} on "
             f"{self.messages_with_expiry} messages; max retry_count {self.max_retry_count}; "
             f"{provider}. {verdict}"
@@ -152,6 +156,14 @@ async def reconcile(
             (r["channel"], r["status"]): r["n"]
             for r in await connection.fetch("SELECT channel, status, n FROM campaign_counts")
         }
+        message_counters = {
+            (r["campaign_id"], r["status"]): r["n"]
+            for r in await connection.fetch(
+                "SELECT campaign_id, status, n FROM campaign_message_counts "
+                "WHERE campaign_id = ANY($1::bigint[]) AND n <> 0",
+                ids,
+            )
+        }
         actual = {
             (r["channel"], r["status"]): r["n"]
             for r in await connection.fetch(
@@ -171,13 +183,18 @@ async def reconcile(
         if status is None:
             result.problem("campaign missing", f"campaign {cid}")
             continue
-        want = "sent" if counts["sent"] else "failed"
+        want = "cancelled" if status == "cancelled" else "sent" if counts["sent"] else "failed"
         if status != want:
             result.problem("campaign not finished as its messages say", f"{cid} {status}!={want}")
         if total != expected[cid]:
             result.problem("wrong number of messages", f"campaign {cid}: {total}!={expected[cid]}")
-        if counts["sent"] + counts["failed"] != total:
+        if counts["sent"] + counts["failed"] + counts["cancelled"] != total:
             result.problem("counts do not add up", f"campaign {cid}: {dict(counts)}")
+        if counts["cancelled"] and status != "cancelled":
+            result.problem("cancelled messages in a campaign not cancelled", f"{cid} {status}")
+        kept = {s: n for (c, s), n in message_counters.items() if c == cid}
+        if kept != {s: n for s, n in counts.items() if n}:
+            result.problem("campaign_message_counts disagree", f"{cid}: {kept} != {dict(counts)}")
     for key in set(counters) | set(actual):
         if counters.get(key, 0) != actual.get(key, 0):
             result.problem(
@@ -192,10 +209,12 @@ async def reconcile(
         result.messages += 1
         result.sent += status == "sent"
         result.failed += status == "failed"
+        result.cancelled += status == "cancelled"
+        cancelled = campaigns.get(row["campaign_id"]) == "cancelled"
         result.lease_expiries += expiries
         result.messages_with_expiry += expiries > 0
         result.max_retry_count = max(result.max_retry_count, retries)
-        if status not in ("sent", "failed"):
+        if status not in ("sent", "failed", "cancelled"):
             result.unfinished += 1
             result.problem("message not final", f"{mid} {status}")
         if retries > max_retries + min(expiries, 1):
@@ -203,7 +222,7 @@ async def reconcile(
                 "more attempts than MAX_RETRIES + 1 (+1 after a lease expiry)",
                 f"{mid} retry_count {retries} lease_expiries {expiries}",
             )
-        if status == "failed" and retries < max_retries:
+        if status == "failed" and retries < max_retries and not cancelled:
             result.problem("failed before its retries were used", f"{mid} retry_count {retries}")
 
     if send_log is not None:
@@ -236,6 +255,8 @@ def _reconcile_provider(
             result.problem("more provider calls than MAX_RETRIES + 1 + lease expiries", what)
         if status == "sent" and c.accepted == 0:
             result.problem("recorded sent, never taken by the provider", what)
+        if status == "cancelled" and c.accepted:
+            result.problem("a cancelled message was taken by the provider", what)
         if c.delivered > 1 + expiries:
             result.problem("delivered again without a lost record (lease expiry)", what)
         if status == "failed" and c.accepted:
@@ -247,6 +268,9 @@ def _reconcile_provider(
             result.problem("provider calls differ from the recorded attempts (sent)", what)
         if status == "failed" and (c.accepted, c.failed, c.other) != (0, retries + 1, 0):
             result.problem("provider calls differ from the recorded attempts (failed)", what)
+        # Cancelled while pending: its earlier attempts (if any) all failed.
+        if status == "cancelled" and (c.accepted, c.failed, c.other) != (0, retries, 0):
+            result.problem("provider calls differ from the recorded attempts (cancelled)", what)
 
 
 async def _reconcile_api(
@@ -262,7 +286,7 @@ async def _reconcile_api(
             stats = body["stats"]
             want = {
                 "total": sum(counts.values()),
-                **{s: counts[s] for s in ("pending", "sending", "sent", "failed")},
+                **{s: counts[s] for s in ("pending", "sending", "sent", "failed", "cancelled")},
             }
             got = {k: stats[k] for k in want}
             if got != want or body["status"] != result.statuses.get(cid):
