@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from campaign_dispatch.api import events as events_api
 from campaign_dispatch.app import create_app
 from campaign_dispatch.background import Role
 from campaign_dispatch.config import Settings
@@ -272,6 +273,18 @@ async def test_a_cancelled_campaign_ends_the_stream(client, runtime, served, mak
     events = await read_to_the_end(served, campaign_id)
     await canceller
     assert [e.data["status"] for e in events] == ["draft", "cancelled"]
+
+
+async def test_a_quiet_stream_carries_heartbeat_comments(
+    client, served, make_campaign, monkeypatch
+):
+    monkeypatch.setattr(events_api, "PING_INTERVAL_S", 0.2)  # 15 s in service
+    campaign_id = await draft(client, make_campaign)
+    async with asyncio.timeout(STREAM_TIMEOUT_S), stream(served, campaign_id) as response:
+        lines = response.aiter_lines()
+        while not (line := await anext(lines)).startswith(":"):
+            pass
+    assert line.startswith(": ping")
 
 
 async def test_an_unknown_campaign_is_a_404_envelope_before_any_stream(served):

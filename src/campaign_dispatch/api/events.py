@@ -35,7 +35,24 @@ _STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
             " (the body of `GET /campaigns/{campaign_id}`) as its JSON `data`, and `:` ping"
             " comments; the server ends it after the event of a final status."
         ),
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # `schema` describes one event, as documents before OpenAPI 3.2 (which has
+        # `itemSchema` for it) describe an event stream.
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "required": ["event", "data"],
+                    "properties": {
+                        "event": {"type": "string", "enum": ["progress"]},
+                        "data": {
+                            "type": "string",
+                            "contentMediaType": "application/json",
+                            "contentSchema": {"$ref": "#/components/schemas/CampaignDetail"},
+                        },
+                    },
+                }
+            }
+        },
     },
 }
 
