@@ -12,7 +12,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,8 @@ from campaign_dispatch.api import events as events_api
 from campaign_dispatch.app import create_app
 from campaign_dispatch.background import Role
 from campaign_dispatch.config import Settings
+from campaign_dispatch.errors import DatabaseUnreachable
+from campaign_dispatch.services import campaigns
 from campaign_dispatch.services.events import ProgressHub
 from tests.harness import Process
 from tests.pipeline_helpers import eventually, send_to_new_customers
@@ -285,6 +287,48 @@ async def test_a_quiet_stream_carries_heartbeat_comments(
         while not (line := await anext(lines)).startswith(":"):
             pass
     assert line.startswith(": ping")
+
+
+async def test_a_campaign_deleted_while_watched_ends_the_stream(client, served, make_campaign):
+    campaign_id = await draft(client, make_campaign)
+
+    async def delete_when_watched() -> None:
+        await eventually(lambda: _async(served.hub.subscribers() == {campaign_id: 1}))
+        response = await client.delete(f"/campaigns/{campaign_id}")
+        assert response.status_code == 204, response.text
+
+    deleter = asyncio.create_task(delete_when_watched())
+    events = await read_to_the_end(served, campaign_id)
+    await deleter
+    assert [e.data["status"] for e in events] == ["draft"]
+    await eventually(lambda: _async(served.hub.running_pollers() == 0))
+
+
+async def test_the_poller_outlasts_a_database_outage(client, runtime, make_campaign):
+    campaign_id = await draft(client, make_campaign)
+    failures = 3
+
+    def sessions() -> Any:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise DatabaseUnreachable("ConnectionRefusedError: the database is away")
+        return runtime.sessions()
+
+    hub = ProgressHub(sessions, interval=0.05)  # type: ignore[arg-type]
+    async with runtime.sessions() as session:
+        first = await campaigns.detail(session, campaign_id)
+    seen = []
+    details = hub.stream(campaign_id, first)
+    async with asyncio.timeout(STREAM_TIMEOUT_S), aclosing(details):
+        async for detail in details:
+            seen.append(detail.status)
+            if len(seen) == 1:
+                response = await client.post(f"/campaigns/{campaign_id}/cancel")
+                assert response.status_code == 200, response.text
+    assert seen == ["draft", "cancelled"]
+    assert failures == 0
+    assert hub.subscribers() == {}
 
 
 async def test_an_unknown_campaign_is_a_404_envelope_before_any_stream(served):

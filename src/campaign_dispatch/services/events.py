@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from campaign_dispatch.errors import CampaignNotFound
+from campaign_dispatch.errors import CampaignNotFound, DatabaseUnreachable
 from campaign_dispatch.schemas.campaign import CampaignDetail
 from campaign_dispatch.services import campaigns
 from campaign_dispatch.statuses import DONE
@@ -102,9 +102,9 @@ class ProgressHub:
         until the campaign is done (its final detail is the last) or gone.
 
         `first` is the caller's own fresh read (which also told it the campaign exists):
-        it is the first event unless this campaign's poller is already running, whose
-        newest detail is then, so that every event after it comes from one source and
-        none goes back in time. Leaving the iteration early (the client disconnected)
+        it is the first event unless this campaign's poller is already running. Then the
+        poller's newest detail is, so that every event comes from one source and none
+        goes back in time. Leaving the iteration early (the client disconnected)
         unsubscribes; the last subscriber's leaving stops the poller.
         """
         if first.status in DONE:
@@ -181,7 +181,7 @@ class ProgressHub:
             except CampaignNotFound:
                 channel.close()  # deleted while watched (a draft or scheduled campaign)
                 return
-            except SQLAlchemyError as exc:
+            except (SQLAlchemyError, DatabaseUnreachable, OSError) as exc:
                 # The stream stays open across a database outage and resumes after it.
                 failures += 1
                 delay = min(self.interval * 2**failures, MAX_RETRY_DELAY_S)
