@@ -6,7 +6,9 @@
 - outbound_messages: status `cancelled`; `error_code` (why it failed: retry-failed leaves
   terminal failures alone); `series_start` (the retry_count its current attempt series
   began at, so retry-failed grants a new series without reusing an attempt number).
-- message_attempts: every attempt and what it came to.
+- message_attempts: every attempt and what it came to. Its campaign_id is the message's,
+  copied for the automatic pause's window; no foreign key of its own (the message's
+  cascades), so that recording a batch does not lock the campaign's row once per attempt.
 - campaign_message_counts: messages per (campaign, status), kept by triggers in the same
   transaction as each change, so a campaign's detail reads its stats without counting
   its messages. The existing messages are counted once here.
@@ -218,12 +220,6 @@ def upgrade() -> None:
         sa.Column("provider_message_id", sa.String(128), nullable=True),
         sa.CheckConstraint(
             "outcome IN ('sent', 'retry', 'failed')", name=op.f("ck_message_attempts_outcome")
-        ),
-        sa.ForeignKeyConstraint(
-            ["campaign_id"],
-            ["campaigns.id"],
-            name=op.f("fk_message_attempts_campaign_id_campaigns"),
-            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["message_id"],

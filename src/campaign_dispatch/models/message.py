@@ -104,7 +104,9 @@ class MessageAttempt(Base):
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("outbound_messages.id", ondelete="CASCADE"))
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    # The message's campaign, copied for the automatic pause's window. No foreign key: the
+    # message's cascades, and a key check would lock the campaign's row per attempt.
+    campaign_id: Mapped[int] = mapped_column(IdType)
     attempt: Mapped[int] = mapped_column(Integer)  # 1 for a message's first
     at: Mapped[datetime] = mapped_column(DateTime())
     outcome: Mapped[str] = mapped_column(String(16))

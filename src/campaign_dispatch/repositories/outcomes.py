@@ -218,19 +218,22 @@ _PG_RECORD = text(
             CAST(:rendered AS TEXT[]), CAST(:errors AS TEXT[]), CAST(:codes AS VARCHAR[]),
             CAST(:retry_ins AS DOUBLE PRECISION[])
         ) AS v(id, attempt, status, rendered, error, code, retry_in)
+    ), targets AS MATERIALIZED (
+        -- a lookup per key (repositories/claims.py says why)
+        SELECT v.*,
+            (SELECT m.campaign_id FROM outbound_messages AS m WHERE m.id = v.id) AS campaign_id
+        FROM v
     ), retrying AS MATERIALIZED (
         SELECT campaigns.id, campaigns.status FROM campaigns
         WHERE campaigns.id IN (
-            SELECT m.campaign_id FROM outbound_messages AS m
-            JOIN v ON m.id = v.id AND v.status = :retry_status
+            SELECT DISTINCT campaign_id FROM targets WHERE status = :retry_status
         )
         FOR SHARE OF campaigns
     ), w AS (
-        SELECT v.id, v.attempt, v.rendered, v.error, v.code, v.retry_in,
-            CASE WHEN v.status = :retry_status AND r.status = :cancelled_campaign
-                THEN :failed_status ELSE v.status END AS status
-        FROM v JOIN outbound_messages AS m ON m.id = v.id
-        LEFT JOIN retrying AS r ON r.id = m.campaign_id
+        SELECT t.id, t.attempt, t.rendered, t.error, t.code, t.retry_in,
+            CASE WHEN t.status = :retry_status AND r.status = :cancelled_campaign
+                THEN :failed_status ELSE t.status END AS status
+        FROM targets AS t LEFT JOIN retrying AS r ON r.id = t.campaign_id
     ), recorded AS (
         UPDATE outbound_messages AS m
         SET status = w.status,
