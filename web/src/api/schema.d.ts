@@ -1583,7 +1583,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @enum {string} */
+                        event: "progress";
+                        data: string;
+                    };
                 };
             };
             /** @description No such resource (or route) */
