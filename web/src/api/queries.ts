@@ -13,6 +13,10 @@ import type {
   SendRequest,
 } from "./models";
 
+export type CampaignUpdate = components["schemas"]["CampaignUpdate"];
+export type MessageDetail = components["schemas"]["MessageDetail"];
+export type RetryResponse = components["schemas"]["RetryResponse"];
+
 export type CustomerCreate = components["schemas"]["CustomerCreate"];
 export type CustomerImportResult = components["schemas"]["CustomerImportResult"];
 type CustomerImportBody = components["schemas"]["Body_import_customers_customers_import_post"];
@@ -22,6 +26,7 @@ export const queryKeys = {
   campaignList: (params: CampaignListParams) => ["campaigns", "list", params] as const,
   campaign: (id: number) => ["campaigns", "detail", id] as const,
   messages: (id: number, params: MessageListParams) => ["campaigns", "messages", id, params] as const,
+  message: (campaignId: number, messageId: number) => ["campaigns", "message", campaignId, messageId] as const,
   customers: (params: CustomerListParams) => ["customers", params] as const,
   templatePreview: (template: string, customerId: number, channel: Channel) =>
     ["template-preview", customerId, channel, template] as const,
@@ -29,10 +34,16 @@ export const queryKeys = {
   ready: ["ready"] as const,
 };
 
-/** How often to poll a campaign, by status: every second while sending. */
+/** Statuses a campaign never leaves by itself (only retry-failed takes sent/failed back to sending). */
+export const FINAL_STATUSES: ReadonlySet<CampaignDetail["status"]> = new Set(["sent", "failed", "cancelled"]);
+
+/**
+ * How often to poll a campaign, by status: every second while sending. Paused and
+ * scheduled campaigns can change without this page (the scheduler, another operator).
+ */
 export function campaignPollInterval(status: CampaignDetail["status"] | undefined): number | false {
   if (status === "sending") return 1000;
-  if (status === "scheduled") return 5000;
+  if (status === "scheduled" || status === "paused") return 5000;
   return false;
 }
 
@@ -47,12 +58,31 @@ export function useCampaigns(params: CampaignListParams) {
   });
 }
 
-export function useCampaign(id: number) {
+/** `poll: false` while something else keeps the detail fresh (the live event stream). */
+export function useCampaign(id: number, { poll = true }: { poll?: boolean } = {}) {
   return useQuery({
     queryKey: queryKeys.campaign(id),
     queryFn: ({ signal }) =>
       unwrap(api.GET("/campaigns/{campaign_id}", { params: { path: { campaign_id: id } }, signal })),
-    refetchInterval: (query) => campaignPollInterval(query.state.data?.status),
+    refetchInterval: (query) => (poll ? campaignPollInterval(query.state.data?.status) : false),
+  });
+}
+
+/** One message with its attempt history; refreshed while it may still change. */
+export function useMessage(campaignId: number, messageId: number) {
+  return useQuery({
+    queryKey: queryKeys.message(campaignId, messageId),
+    queryFn: ({ signal }) =>
+      unwrap(
+        api.GET("/campaigns/{campaign_id}/messages/{message_id}", {
+          params: { path: { campaign_id: campaignId, message_id: messageId } },
+          signal,
+        }),
+      ),
+    refetchInterval: (query) => {
+      const status = query.state.data?.status;
+      return status === "pending" || status === "sending" ? 2000 : false;
+    },
   });
 }
 
@@ -139,6 +169,80 @@ export function useSendCampaign(campaignId: number) {
       );
       void queryClient.invalidateQueries({ queryKey: queryKeys.campaigns });
     },
+  });
+}
+
+/**
+ * After a control action: its answer is the new detail, so the page shows it at once;
+ * lists (status badges) and the messages (cancelled ones) refetch.
+ */
+function useApplyDetail(campaignId: number) {
+  const queryClient = useQueryClient();
+  return (campaign: CampaignDetail) => {
+    queryClient.setQueryData(queryKeys.campaign(campaignId), campaign);
+    void queryClient.invalidateQueries({ queryKey: ["campaigns", "list"] });
+    void queryClient.invalidateQueries({ queryKey: ["campaigns", "messages", campaignId] });
+  };
+}
+
+export function usePauseCampaign(campaignId: number) {
+  const apply = useApplyDetail(campaignId);
+  return useMutation({
+    mutationFn: (reason: string | null) =>
+      unwrap(
+        api.POST("/campaigns/{campaign_id}/pause", {
+          params: { path: { campaign_id: campaignId } },
+          // No body: the API records its own default reason.
+          ...(reason ? { body: { reason } } : {}),
+        }),
+      ),
+    onSuccess: apply,
+  });
+}
+
+export function useResumeCampaign(campaignId: number) {
+  const apply = useApplyDetail(campaignId);
+  return useMutation({
+    mutationFn: () =>
+      unwrap(api.POST("/campaigns/{campaign_id}/resume", { params: { path: { campaign_id: campaignId } } })),
+    onSuccess: apply,
+  });
+}
+
+export function useCancelCampaign(campaignId: number) {
+  const apply = useApplyDetail(campaignId);
+  return useMutation({
+    mutationFn: () =>
+      unwrap(api.POST("/campaigns/{campaign_id}/cancel", { params: { path: { campaign_id: campaignId } } })),
+    onSuccess: apply,
+  });
+}
+
+export function useRetryFailed(campaignId: number) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (idempotencyKey: string) =>
+      unwrap(
+        api.POST("/campaigns/{campaign_id}/retry-failed", {
+          params: { path: { campaign_id: campaignId }, header: { "Idempotency-Key": idempotencyKey } },
+        }),
+      ),
+    onSuccess: (answer) => {
+      // Not a detail: take the new status now (so live progress starts) and fetch the rest.
+      queryClient.setQueryData<CampaignDetail>(queryKeys.campaign(campaignId), (old) =>
+        old ? { ...old, status: answer.status } : old,
+      );
+      void queryClient.invalidateQueries({ queryKey: queryKeys.campaigns });
+    },
+  });
+}
+
+export function useUpdateCampaign(campaignId: number) {
+  const apply = useApplyDetail(campaignId);
+  return useMutation({
+    mutationFn: (body: CampaignUpdate) =>
+      unwrap(api.PATCH("/campaigns/{campaign_id}", { params: { path: { campaign_id: campaignId } }, body })),
+    onSuccess: apply,
   });
 }
 

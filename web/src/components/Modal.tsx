@@ -5,6 +5,8 @@ interface Props {
   onClose: () => void;
   children: ReactNode;
   footer?: ReactNode;
+  /** `wide` for forms; `drawer` slides in at the side, for details beside the page. */
+  variant?: "wide" | "drawer";
 }
 
 const FOCUSABLE =
@@ -15,7 +17,7 @@ const FOCUSABLE =
  * and makes the rest of the page inert; Escape (the `cancel` event) and a click
  * on the backdrop call `onClose`, and focus goes back where it was.
  */
-export function Modal({ title, onClose, children, footer }: Props) {
+export function Modal({ title, onClose, children, footer, variant }: Props) {
   const titleId = useId();
   const dialogRef = useRef<HTMLDialogElement>(null);
   const onCloseRef = useRef(onClose);
@@ -62,7 +64,7 @@ export function Modal({ title, onClose, children, footer }: Props) {
   return (
     <dialog
       ref={dialogRef}
-      className="modal"
+      className={variant ? `modal modal--${variant}` : "modal"}
       aria-labelledby={titleId}
       onCancel={onCancel}
       onClose={onNativeClose}

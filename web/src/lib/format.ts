@@ -11,6 +11,18 @@ export function formatDateTime(iso: string | null | undefined): string {
   return Number.isNaN(date.getTime()) ? iso : dateTime.format(date);
 }
 
+const dateTimeSeconds = new Intl.DateTimeFormat(undefined, {
+  dateStyle: "medium",
+  timeStyle: "medium",
+});
+
+/** With seconds: attempts of one message are often seconds apart. */
+export function formatDateTimeSeconds(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : dateTimeSeconds.format(date);
+}
+
 const number = new Intl.NumberFormat();
 export function formatNumber(n: number): string {
   return number.format(n);
