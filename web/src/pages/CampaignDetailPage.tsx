@@ -1,17 +1,16 @@
-import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { ApiError } from "../api/client";
-import { useCampaign } from "../api/queries";
 import type { CampaignDetail } from "../api/models";
 import { ChannelTag } from "../components/ChannelTag";
 import { StatusBadge } from "../components/StatusBadge";
 import { EmptyState, ErrorState, SkeletonRows } from "../components/states";
-import { CampaignStatsPanel } from "../features/campaigns/CampaignStatsPanel";
+import { CampaignStatsPanel, type LiveMode } from "../features/campaigns/CampaignStatsPanel";
 import { MessagesSection } from "../features/campaigns/MessagesSection";
-import { SendDialog } from "../features/send/SendDialog";
+import { useLiveCampaign } from "../features/campaigns/useLiveCampaign";
+import { CampaignActions } from "../features/control/CampaignActions";
+import { PauseBanner } from "../features/control/PauseBanner";
+import { describeSegment } from "../features/send/segment";
 import { formatDateTime, pluralize } from "../lib/format";
-
-const SENDABLE: ReadonlySet<CampaignDetail["status"]> = new Set(["draft", "scheduled"]);
 
 export function CampaignDetailPage() {
   const { id: rawId } = useParams();
@@ -29,8 +28,8 @@ function CampaignNotFound() {
 }
 
 function CampaignDetailView({ id }: { id: number }) {
-  const { data: campaign, error, isPending, isError, refetch } = useCampaign(id);
-  const [sendOpen, setSendOpen] = useState(false);
+  const { query, live } = useLiveCampaign(id);
+  const { data: campaign, error, isPending, isError, refetch } = query;
 
   if (isPending) return <SkeletonRows rows={6} label="Loading campaign" />;
   if (isError) {
@@ -38,7 +37,8 @@ function CampaignDetailView({ id }: { id: number }) {
     return <ErrorState error={error} onRetry={() => void refetch()} />;
   }
 
-  const live = campaign.status === "sending";
+  const sending = campaign.status === "sending";
+  const mode: LiveMode = live === "live" ? "live" : sending ? "polling" : "off";
   return (
     <article aria-labelledby="campaign-title" className="detail">
       <Link to="/" className="back-link">
@@ -51,23 +51,29 @@ function CampaignDetailView({ id }: { id: number }) {
             <StatusBadge status={campaign.status} /> <ChannelTag channel={campaign.channel} />
           </p>
         </div>
-        {SENDABLE.has(campaign.status) && (
-          <button type="button" className="button button--primary" onClick={() => setSendOpen(true)}>
-            Send…
-          </button>
-        )}
+        <CampaignActions campaign={campaign} />
       </div>
 
+      {campaign.status === "paused" && <PauseBanner reason={campaign.pause_reason} />}
+
       <div className="detail__grid">
-        <CampaignStatsPanel stats={campaign.stats} live={live} />
+        <CampaignStatsPanel stats={campaign.stats} status={campaign.status} live={mode} />
         <CampaignFields campaign={campaign} />
       </div>
 
-      <MessagesSection campaignId={campaign.id} live={live} />
-
-      {sendOpen && <SendDialog campaign={campaign} onClose={() => setSendOpen(false)} />}
+      <MessagesSection
+        campaignId={campaign.id}
+        live={sending}
+        refreshKey={live === "live" ? statsKey(campaign) : undefined}
+      />
     </article>
   );
+}
+
+/** Changes whenever a message changes state: the messages list refetches on it. */
+function statsKey(campaign: CampaignDetail): string {
+  const s = campaign.stats;
+  return [campaign.status, s.pending, s.sending, s.sent, s.failed, s.cancelled].join(":");
 }
 
 function CampaignFields({ campaign }: { campaign: CampaignDetail }) {
@@ -81,7 +87,13 @@ function CampaignFields({ campaign }: { campaign: CampaignDetail }) {
         </div>
         <div>
           <dt>Audience</dt>
-          <dd>{campaign.audience_size > 0 ? pluralize(campaign.audience_size, "customer") : "None saved"}</dd>
+          <dd>
+            {campaign.segment
+              ? `Segment: ${describeSegment(campaign.segment)}`
+              : campaign.audience_size > 0
+                ? pluralize(campaign.audience_size, "customer")
+                : "None saved"}
+          </dd>
         </div>
         <div>
           <dt>Created</dt>

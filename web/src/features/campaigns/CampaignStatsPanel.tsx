@@ -1,26 +1,45 @@
-import type { CampaignStats } from "../../api/models";
+import type { CampaignStats, CampaignStatus } from "../../api/models";
 import { formatNumber } from "../../lib/format";
 
 const SEGMENTS = [
   { key: "sent", label: "Sent" },
   { key: "failed", label: "Failed" },
+  { key: "cancelled", label: "Cancelled" },
   { key: "sending", label: "Sending" },
   { key: "pending", label: "Pending" },
 ] as const;
 
-export function CampaignStatsPanel({ stats, live }: { stats: CampaignStats; live: boolean }) {
+/** `live`: the event stream is open and these numbers follow it. */
+export type LiveMode = "live" | "polling" | "off";
+
+export function CampaignStatsPanel({
+  stats,
+  status,
+  live,
+}: {
+  stats: CampaignStats;
+  status: CampaignStatus;
+  live: LiveMode;
+}) {
   const total = stats.total;
-  const done = stats.sent + stats.failed;
+  // Cancelled messages are settled too: they will never be sent.
+  const done = stats.sent + stats.failed + stats.cancelled;
   const percent = total > 0 ? Math.round((done / total) * 100) : 0;
   const summary = SEGMENTS.map((s) => `${formatNumber(stats[s.key])} ${s.label.toLowerCase()}`).join(", ");
+  const paused = status === "paused";
 
   return (
     <section className="card stats" aria-labelledby="stats-title">
       <div className="stats__header">
         <h2 id="stats-title">Delivery</h2>
-        {live && (
-          <span className="live-indicator">
+        {live === "live" && (
+          <span className="live-indicator" title="Updates arrive as they happen">
             <span className="live-indicator__dot" aria-hidden="true" /> Live
+          </span>
+        )}
+        {live === "polling" && (
+          <span className="live-indicator live-indicator--polling" title="The live connection failed; refreshing every few seconds">
+            Refreshing
           </span>
         )}
       </div>
@@ -37,13 +56,17 @@ export function CampaignStatsPanel({ stats, live }: { stats: CampaignStats; live
         ))}
       </dl>
       <div
-        className="progress"
+        className={paused ? "progress progress--paused" : "progress"}
         role="progressbar"
         aria-label="Messages processed"
         aria-valuemin={0}
         aria-valuemax={100}
         aria-valuenow={percent}
-        aria-valuetext={total > 0 ? `${percent}% processed: ${summary} of ${formatNumber(total)}` : "No messages yet"}
+        aria-valuetext={
+          total > 0
+            ? `${percent}% processed${paused ? " (paused)" : ""}: ${summary} of ${formatNumber(total)}`
+            : "No messages yet"
+        }
       >
         {total > 0 &&
           SEGMENTS.map((s) =>
@@ -57,7 +80,9 @@ export function CampaignStatsPanel({ stats, live }: { stats: CampaignStats; live
           )}
       </div>
       <p className="stats__caption">
-        {total > 0 ? `${percent}% processed` : "No messages have been queued yet."}
+        {total > 0
+          ? `${percent}% processed${paused ? " · paused" : ""}`
+          : "No messages have been queued yet."}
       </p>
     </section>
   );

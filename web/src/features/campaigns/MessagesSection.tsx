@@ -6,16 +6,32 @@ import { PaginationBar } from "../../components/PaginationBar";
 import { StatusBadge } from "../../components/StatusBadge";
 import { EmptyState, ErrorState, SkeletonRows } from "../../components/states";
 import { STATUS_LABELS, formatDateTime, pluralize } from "../../lib/format";
+import { MessageDrawer } from "./MessageDrawer";
 
 const PAGE_SIZE = 20;
+/** While the event stream drives updates, the list refetches at most this often. */
+export const STREAM_REFRESH_MS = 2000;
 
-export function MessagesSection({ campaignId, live }: { campaignId: number; live: boolean }) {
+interface Props {
+  campaignId: number;
+  /** Messages are changing: poll (when `refreshKey` is not given). */
+  live: boolean;
+  /**
+   * Set while the event stream is open: it changes whenever the campaign's counts do,
+   * and the list refetches then (throttled) instead of on a timer.
+   */
+  refreshKey?: string;
+}
+
+export function MessagesSection({ campaignId, live, refreshKey }: Props) {
   const [status, setStatus] = useState<MessageStatus | undefined>();
   const [paging, setPaging] = useState<PageRequest>({});
+  const [openId, setOpenId] = useState<number | null>(null);
+  const streaming = refreshKey !== undefined;
   const { data, error, isPending, isError, isPlaceholderData, refetch } = useMessages(
     campaignId,
     { ...paging, status, page_size: PAGE_SIZE },
-    live,
+    live && !streaming,
   );
 
   // Polling stops when sending ends; fetch once more so the final statuses show.
@@ -24,6 +40,20 @@ export function MessagesSection({ campaignId, live }: { campaignId: number; live
     if (wasLive.current && !live) void refetch();
     wasLive.current = live;
   }, [live, refetch]);
+
+  // The stream says the counts moved: refetch, at most once per STREAM_REFRESH_MS.
+  const seenKey = useRef(refreshKey);
+  const lastRefresh = useRef(0);
+  useEffect(() => {
+    if (refreshKey === undefined || refreshKey === seenKey.current) return;
+    seenKey.current = refreshKey;
+    const wait = Math.max(0, lastRefresh.current + STREAM_REFRESH_MS - Date.now());
+    const timer = setTimeout(() => {
+      lastRefresh.current = Date.now();
+      void refetch({ cancelRefetch: false });
+    }, wait);
+    return () => clearTimeout(timer);
+  }, [refreshKey, refetch]);
 
   return (
     <section className="card" aria-labelledby="messages-title">
@@ -63,7 +93,7 @@ export function MessagesSection({ campaignId, live }: { campaignId: number; live
         </EmptyState>
       ) : (
         <div className={isPlaceholderData ? "is-stale" : undefined}>
-          <MessagesTable messages={data.data} />
+          <MessagesTable messages={data.data} onOpen={setOpenId} />
           <PaginationBar
             label="Message pages"
             pagination={data.pagination}
@@ -72,11 +102,14 @@ export function MessagesSection({ campaignId, live }: { campaignId: number; live
           />
         </div>
       )}
+      {openId !== null && (
+        <MessageDrawer campaignId={campaignId} messageId={openId} onClose={() => setOpenId(null)} />
+      )}
     </section>
   );
 }
 
-function MessagesTable({ messages }: { messages: Message[] }) {
+function MessagesTable({ messages, onOpen }: { messages: Message[]; onOpen: (id: number) => void }) {
   return (
     <table className="table table--stack">
       <caption className="visually-hidden">Messages</caption>
@@ -94,8 +127,21 @@ function MessagesTable({ messages }: { messages: Message[] }) {
       </thead>
       <tbody>
         {messages.map((m) => (
-          <tr key={m.id}>
-            <td data-label="Customer">#{m.customer_id}</td>
+          // The whole row opens the message; the button in it is the keyboard's way in.
+          <tr key={m.id} className="table__row--clickable" onClick={() => onOpen(m.id)}>
+            <td data-label="Customer">
+              <button
+                type="button"
+                className="link-button"
+                aria-label={`Message #${m.id} to customer #${m.customer_id}: details`}
+                onClick={(e) => {
+                  e.stopPropagation();
+                  onOpen(m.id);
+                }}
+              >
+                #{m.customer_id}
+              </button>
+            </td>
             <td data-label="Status">
               <StatusBadge status={m.status} />
             </td>

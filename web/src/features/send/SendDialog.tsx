@@ -7,8 +7,11 @@ import { ErrorState } from "../../components/states";
 import { formatNumber, pluralize } from "../../lib/format";
 import { newIdempotencyKey } from "../../lib/idempotency";
 import { CustomerMultiPicker } from "../customers/CustomerMultiPicker";
+import { SegmentFields } from "./SegmentFields";
+import { EMPTY_SEGMENT, describeSegment, segmentFrom, type SegmentDraft } from "./segment";
 
-type Mode = "audience" | "pick";
+/** The audience saved with the campaign, customers chosen here, or a segment. */
+type Mode = "audience" | "pick" | "segment";
 
 interface Props {
   campaign: CampaignDetail;
@@ -21,17 +24,22 @@ interface Props {
  */
 export function SendDialog({ campaign, onClose }: Props) {
   const [idempotencyKey, setIdempotencyKey] = useState(newIdempotencyKey);
-  const hasAudience = campaign.audience_size > 0;
+  const hasAudience = campaign.audience_size > 0 || campaign.segment !== null;
   const [mode, setMode] = useState<Mode>(hasAudience ? "audience" : "pick");
   const [selected, setSelected] = useState<Set<number>>(() => new Set());
+  const [segmentDraft, setSegmentDraft] = useState<SegmentDraft>(EMPTY_SEGMENT);
   const send = useSendCampaign(campaign.id);
 
-  const recipients = mode === "audience" ? campaign.audience_size : selected.size;
-  const canSend = recipients > 0 && !send.isPending;
+  const segment = segmentFrom(segmentDraft);
+  const ready =
+    mode === "pick" ? selected.size > 0 : mode === "segment" ? segment !== null : true;
+  const canSend = ready && !send.isPending;
 
   function onSend() {
     if (!canSend) return;
-    const body: SendRequest = mode === "pick" ? { customer_ids: [...selected] } : {};
+    // A segment is resolved by the API when it queues: the count is known only from its answer.
+    const body: SendRequest =
+      mode === "pick" ? { customer_ids: [...selected] } : mode === "segment" && segment ? { segment } : {};
     send.mutate(
       { body, idempotencyKey },
       {
@@ -60,6 +68,11 @@ export function SendDialog({ campaign, onClose }: Props) {
           <strong>{formatNumber(send.data.messages_queued)}</strong>{" "}
           {send.data.messages_queued === 1 ? "message" : "messages"} queued for “{campaign.name}”.
         </p>
+        <p className={send.data.skipped_opted_out > 0 ? undefined : "muted"}>
+          {send.data.skipped_opted_out > 0
+            ? `${pluralize(send.data.skipped_opted_out, "opted-out customer")} left out.`
+            : "No opted-out customer was left out."}
+        </p>
       </Modal>
     );
   }
@@ -74,14 +87,14 @@ export function SendDialog({ campaign, onClose }: Props) {
             Cancel
           </button>
           <button type="button" className="button button--primary" disabled={!canSend} onClick={onSend}>
-            {send.isPending ? "Sending…" : `Send to ${pluralize(recipients, "customer")}`}
+            {send.isPending ? "Sending…" : sendLabel(mode, campaign, selected.size, segment)}
           </button>
         </>
       }
     >
-      {hasAudience && (
-        <fieldset className="choice">
-          <legend>Recipients</legend>
+      <fieldset className="choice">
+        <legend>Recipients</legend>
+        {hasAudience && (
           <label className="choice__option">
             <input
               type="radio"
@@ -89,18 +102,40 @@ export function SendDialog({ campaign, onClose }: Props) {
               checked={mode === "audience"}
               onChange={() => setMode("audience")}
             />
-            Saved audience ({pluralize(campaign.audience_size, "customer")})
+            {savedAudienceLabel(campaign)}
           </label>
-          <label className="choice__option">
-            <input type="radio" name="send-mode" checked={mode === "pick"} onChange={() => setMode("pick")} />
-            Choose customers
-          </label>
-        </fieldset>
-      )}
+        )}
+        <label className="choice__option">
+          <input type="radio" name="send-mode" checked={mode === "pick"} onChange={() => setMode("pick")} />
+          Chosen customers
+        </label>
+        <label className="choice__option">
+          <input
+            type="radio"
+            name="send-mode"
+            checked={mode === "segment"}
+            onChange={() => setMode("segment")}
+          />
+          A segment
+        </label>
+      </fieldset>
       {mode === "pick" && <CustomerMultiPicker idPrefix="send" selected={selected} onChange={setSelected} />}
+      {mode === "segment" && <SegmentFields idPrefix="send" value={segmentDraft} onChange={setSegmentDraft} />}
       {send.isError && <SendError error={send.error} />}
     </Modal>
   );
+}
+
+function savedAudienceLabel(campaign: CampaignDetail): string {
+  if (campaign.segment) return `Saved segment (${describeSegment(campaign.segment)})`;
+  return `Saved audience (${pluralize(campaign.audience_size, "customer")})`;
+}
+
+function sendLabel(mode: Mode, campaign: CampaignDetail, selected: number, segment: ReturnType<typeof segmentFrom>) {
+  if (mode === "pick") return `Send to ${pluralize(selected, "customer")}`;
+  if (mode === "segment") return segment ? `Send to ${describeSegment(segment)}` : "Send to the segment";
+  if (campaign.segment) return `Send to ${describeSegment(campaign.segment)}`;
+  return `Send to ${pluralize(campaign.audience_size, "customer")}`;
 }
 
 function SendError({ error }: { error: unknown }) {
