@@ -1,33 +1,75 @@
-import { screen, waitFor, within } from "@testing-library/react";
+import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { HttpResponse, http } from "msw";
 import { describe, expect, it } from "vitest";
 import type { CampaignDetail, SendRequest } from "../api/models";
 import { campaignPollInterval } from "../api/queries";
-import { apiError, mockApi } from "../test/api";
+import { apiError, mockApi, mockEventStream } from "../test/api";
+import { message as messageRow, mockDetailApi, renderDetail } from "../test/detail";
 import { campaignDetail, customer, page } from "../test/factories";
-import { renderRoute } from "../test/render";
-import { CampaignDetailPage } from "./CampaignDetailPage";
 
-const renderDetail = (id = 1) =>
-  renderRoute(<CampaignDetailPage />, { route: `/campaigns/${id}`, path: "/campaigns/:id" });
-
-const message = {
-  id: 1,
-  campaign_id: 1,
-  customer_id: 7,
-  status: "failed" as const,
-  rendered_content: "Hi Ada",
-  retry_count: 3,
-  last_error: "Carrier timeout",
-  created_at: "2025-03-01T10:00:00Z",
-  updated_at: "2025-03-01T10:01:00Z",
-};
+const message = messageRow();
+const sleep = (ms: number) => act(() => new Promise((resolve) => setTimeout(resolve, ms)));
 
 describe("CampaignDetailPage", () => {
-  it("polls every second while sending and updates the stats", async () => {
+  it("follows the event stream while sending: the cache updates from each event, and nothing polls", async () => {
+    const sending = (sent: number, failed = 0) =>
+      campaignDetail({
+        status: "sending",
+        stats: { total: 10, pending: 10 - sent - failed, sending: 0, sent, failed, cancelled: 0 },
+      });
+    const api = mockDetailApi(() => sending(2), { messages: [message] });
+    renderDetail();
+
+    const bar = await screen.findByRole("progressbar", { name: "Messages processed" });
+    expect(bar).toHaveAttribute("aria-valuenow", "20");
+    await waitFor(() => expect(api.stream.open).toBe(true));
+
+    api.stream.progress(sending(5));
+    expect(await screen.findByText("Live")).toBeInTheDocument();
+    await waitFor(() => expect(bar).toHaveAttribute("aria-valuenow", "50"));
+
+    // Twice the polling interval with the stream open: the detail is fetched once only.
+    api.stream.ping();
+    await sleep(2 * 1000 + 200);
+    expect(api.to("GET", "/campaigns/1")).toHaveLength(1);
+    // The messages list refetched because the counts moved, not on a timer.
+    const messageFetches = api.to("GET", "/campaigns/1/messages").length;
+    expect(messageFetches).toBe(2);
+
+    api.stream.progress(
+      campaignDetail({ status: "sent", stats: { total: 10, pending: 0, sending: 0, sent: 9, failed: 1, cancelled: 0 } }),
+    );
+    api.stream.end();
+    await waitFor(() => expect(bar).toHaveAttribute("aria-valuenow", "100"));
+    expect(screen.getByText("Sent", { selector: ".badge" })).toBeInTheDocument();
+    expect(screen.queryByText("Live")).not.toBeInTheDocument();
+    await sleep(1200);
+    expect(api.to("GET", "/campaigns/1")).toHaveLength(1);
+    expect(api.stream.opened).toBe(1);
+  }, 10_000);
+
+  it("closes the stream when the page goes away", async () => {
+    const api = mockDetailApi({ status: "sending" });
+    const { unmount } = renderDetail();
+    await screen.findByRole("progressbar");
+    await waitFor(() => expect(api.stream.open).toBe(true));
+    unmount();
+    await waitFor(() => expect(api.stream.open).toBe(false));
+  });
+
+  it("does not open a stream for a final campaign", async () => {
+    const api = mockDetailApi({ status: "sent" });
+    renderDetail();
+    await screen.findByRole("progressbar");
+    await sleep(300);
+    expect(api.stream.opened).toBe(0);
+  });
+
+  it("falls back to polling every second when the stream fails, and stops once final", async () => {
     let calls = 0;
-    mockApi(
+    const api = mockApi(
+      http.get("/campaigns/1/events", () => apiError(503, "SERVICE_UNAVAILABLE", "Try later")),
       http.get("/campaigns/1", () => {
         calls += 1;
         const stats =
@@ -42,20 +84,48 @@ describe("CampaignDetailPage", () => {
 
     const bar = await screen.findByRole("progressbar", { name: "Messages processed" });
     expect(bar).toHaveAttribute("aria-valuenow", "20");
-    expect(screen.getByText("Live")).toBeInTheDocument();
-    expect(screen.queryByRole("button", { name: "Send…" })).not.toBeInTheDocument();
+    expect(await screen.findByText("Refreshing")).toBeInTheDocument();
+    expect(screen.queryByText("Live")).not.toBeInTheDocument();
 
     await waitFor(() => expect(bar).toHaveAttribute("aria-valuenow", "100"), { timeout: 3000 });
-    expect(screen.queryByText("Live")).not.toBeInTheDocument();
+    expect(screen.queryByText("Refreshing")).not.toBeInTheDocument();
+    const fetched = calls;
+    await sleep(1500);
+    expect(calls).toBe(fetched);
+    expect(api.to("GET", "/campaigns/1/events")).toHaveLength(1);
     expect(campaignPollInterval("sending")).toBe(1000);
     expect(campaignPollInterval("sent")).toBe(false);
   });
 
+  it("counts cancelled messages as processed and shows them in the bar", async () => {
+    mockDetailApi({
+      status: "cancelled",
+      stats: { total: 10, pending: 0, sending: 0, sent: 4, failed: 1, cancelled: 5 },
+    });
+    renderDetail();
+    const bar = await screen.findByRole("progressbar", { name: "Messages processed" });
+    expect(bar).toHaveAttribute("aria-valuenow", "100");
+    expect(bar).toHaveAttribute("aria-valuetext", expect.stringContaining("5 cancelled"));
+    expect(bar.querySelector(".progress__segment--cancelled")).toHaveStyle({ width: "50%" });
+    expect(screen.getByText("Cancelled", { selector: ".badge" })).toHaveClass("badge--cancelled");
+  });
+
+  it("shows why a paused campaign is paused, prominently", async () => {
+    const reason = "automatic: more than 50% of the last 200 attempts failed (120 of 200)";
+    mockDetailApi({
+      status: "paused",
+      pause_reason: reason,
+      stats: { total: 10, pending: 6, sending: 0, sent: 2, failed: 2, cancelled: 0 },
+    });
+    renderDetail();
+    const banner = await screen.findByRole("status", { name: "Paused automatically" });
+    expect(banner).toHaveTextContent(reason);
+    expect(screen.getByText("Paused", { selector: ".badge" })).toHaveClass("badge--paused");
+    expect(screen.getByRole("progressbar")).toHaveClass("progress--paused");
+  });
+
   it("lists messages with status, content, retries and last error, filtered by status", async () => {
-    const api = mockApi(
-      http.get("/campaigns/1", () => HttpResponse.json(campaignDetail({ status: "sent" }))),
-      http.get("/campaigns/1/messages", () => HttpResponse.json(page([message]))),
-    );
+    const api = mockDetailApi({ status: "sent" }, { messages: [message] });
     const user = userEvent.setup();
     renderDetail();
 
@@ -95,16 +165,21 @@ describe("Send dialog", () => {
 
   function sendApi(detail: Partial<CampaignDetail> = {}) {
     let status: CampaignDetail["status"] = "draft";
-    return mockApi(
+    const stream = mockEventStream("/campaigns/1/events");
+    const api = mockApi(
       http.get("/campaigns/1", () => HttpResponse.json(campaignDetail({ status, ...detail }))),
       http.get("/campaigns/1/messages", () => HttpResponse.json(page([]))),
       customersHandler,
       http.post("/campaigns/1/send", async ({ request }) => {
         status = "sending";
         const ids = ((await request.json()) as SendRequest).customer_ids;
-        return HttpResponse.json({ campaign_id: 1, messages_queued: ids?.length ?? 5, status: "sending" }, { status: 202 });
+        return HttpResponse.json(
+          { campaign_id: 1, messages_queued: ids?.length ?? 5, status: "sending", skipped_opted_out: 0 },
+          { status: 202 },
+        );
       }),
     );
+    return { ...api, stream };
   }
 
   it("selects customers, sends once with an Idempotency-Key and shows messages_queued", async () => {
@@ -128,11 +203,13 @@ describe("Send dialog", () => {
 
     await user.click(screen.getByRole("button", { name: "Watch live progress" }));
     expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
+    api.stream.progress(campaignDetail({ status: "sending" }));
     expect(await screen.findByText("Live")).toBeInTheDocument();
   });
 
   it("searches customers; keeps the Idempotency-Key for retries, new key per opening", async () => {
     let sendCalls = 0;
+    mockEventStream("/campaigns/1/events");
     const api = mockApi(
       http.get("/campaigns/1", () => HttpResponse.json(campaignDetail())),
       http.get("/campaigns/1/messages", () => HttpResponse.json(page([]))),
@@ -186,6 +263,7 @@ describe("Send dialog", () => {
   });
 
   it("explains a 409 CAMPAIGN_NOT_SENDABLE", async () => {
+    mockEventStream("/campaigns/1/events");
     mockApi(
       http.get("/campaigns/1", () => HttpResponse.json(campaignDetail({ audience_size: 2 }))),
       http.get("/campaigns/1/messages", () => HttpResponse.json(page([]))),

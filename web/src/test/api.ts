@@ -84,3 +84,52 @@ export function mockUpload(path: string, answer: (form: FormData) => Response | 
   );
   return { forms };
 }
+
+/**
+ * An event stream at `path` that the test writes to: `progress(detail)` sends a
+ * `progress` event, `end()` closes the stream as the server does after a final status.
+ * `opened` counts connections; `open` says whether one is still being read (the page
+ * closing it, as on unmount, cancels the body).
+ */
+export function mockEventStream(path: string) {
+  const encoder = new TextEncoder();
+  let controller: ReadableStreamDefaultController<Uint8Array> | null = null;
+  const state = { opened: 0, open: false };
+  server.use(
+    http.get(path, ({ request }) => {
+      state.opened += 1;
+      // The page closing the stream aborts its fetch.
+      request.signal.addEventListener("abort", () => {
+        state.open = false;
+        controller = null;
+      });
+      const body = new ReadableStream<Uint8Array>({
+        start(c) {
+          controller = c;
+          state.open = true;
+        },
+        cancel() {
+          state.open = false;
+          controller = null;
+        },
+      });
+      return new HttpResponse(body, { headers: { "Content-Type": "text/event-stream; charset=utf-8" } });
+    }),
+  );
+  const write = (text: string) => controller?.enqueue(encoder.encode(text));
+  return {
+    get opened() {
+      return state.opened;
+    },
+    get open() {
+      return state.open;
+    },
+    progress: (detail: unknown) => write(`event: progress\ndata: ${JSON.stringify(detail)}\n\n`),
+    ping: () => write(": ping\n\n"),
+    end: () => {
+      controller?.close();
+      controller = null;
+      state.open = false;
+    },
+  };
+}

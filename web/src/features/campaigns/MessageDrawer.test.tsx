@@ -1,0 +1,85 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { HttpResponse, http } from "msw";
+import { describe, expect, it } from "vitest";
+import type { MessageDetail } from "../../api/queries";
+import { apiError } from "../../test/api";
+import { message, mockDetailApi, renderDetail } from "../../test/detail";
+
+const detail: MessageDetail = {
+  ...message({ id: 41, customer_id: 7, status: "failed", retry_count: 2, last_error: "mock provider: throttled by carrier" }),
+  error_code: "PROVIDER_ERROR",
+  attempts: [
+    { attempt: 1, at: "2025-03-01T10:00:01Z", outcome: "retry", error_code: "PROVIDER_TIMEOUT", error: "mock provider: timeout talking to carrier", provider_message_id: null },
+    { attempt: 2, at: "2025-03-01T10:00:03Z", outcome: "retry", error_code: "PROVIDER_ERROR", error: "mock provider: 503 service unavailable", provider_message_id: null },
+    { attempt: 3, at: "2025-03-01T10:00:07Z", outcome: "failed", error_code: "PROVIDER_ERROR", error: "mock provider: throttled by carrier", provider_message_id: null },
+  ],
+};
+
+describe("Message drawer", () => {
+  it("opens from a message row with the message and every attempt", async () => {
+    const api = mockDetailApi(
+      { status: "sent" },
+      {
+        messages: [message({ id: 41 })],
+        handlers: [http.get("/campaigns/1/messages/41", () => HttpResponse.json(detail))],
+      },
+    );
+    const user = userEvent.setup();
+    renderDetail();
+
+    const table = await screen.findByRole("table", { name: "Messages" });
+    await user.click(within(table).getByText("Hi Ada"));
+    const drawer = screen.getByRole("dialog", { name: "Message #41" });
+    expect(drawer).toHaveClass("modal--drawer");
+
+    const attempts = await within(drawer).findByRole("table", { name: "Attempts" });
+    const rows = within(attempts).getAllByRole("row").slice(1);
+    expect(rows.map((r) => within(r).getAllByRole("cell").map((c) => c.textContent))).toEqual([
+      ["1", expect.stringMatching(/10:00:01/), "Failed, retried", "PROVIDER_TIMEOUT", "mock provider: timeout talking to carrier"],
+      ["2", expect.stringMatching(/10:00:03/), "Failed, retried", "PROVIDER_ERROR", "mock provider: 503 service unavailable"],
+      ["3", expect.stringMatching(/10:00:07/), "Failed", "PROVIDER_ERROR", "mock provider: throttled by carrier"],
+    ]);
+    expect(within(drawer).getByText("Error code", { selector: "dt" }).nextSibling).toHaveTextContent("PROVIDER_ERROR");
+    expect(drawer).toHaveTextContent("Hi Ada");
+    expect(api.to("GET", "/campaigns/1/messages/41")).toHaveLength(1);
+
+    await user.keyboard("{Escape}");
+    expect(screen.queryByRole("dialog")).not.toBeInTheDocument();
+  });
+
+  it("opens from the keyboard too, and says when there are no attempts yet", async () => {
+    mockDetailApi(
+      { status: "sent" },
+      {
+        messages: [message({ id: 5, customer_id: 9, status: "pending" })],
+        handlers: [
+          http.get("/campaigns/1/messages/5", () =>
+            HttpResponse.json({ ...detail, ...message({ id: 5, status: "cancelled" }), error_code: null, attempts: [] }),
+          ),
+        ],
+      },
+    );
+    const user = userEvent.setup();
+    renderDetail();
+    const button = await screen.findByRole("button", { name: "Message #5 to customer #9: details" });
+    button.focus();
+    await user.keyboard("{Enter}");
+    const drawer = screen.getByRole("dialog", { name: "Message #5" });
+    expect(await within(drawer).findByText("Not attempted yet.")).toBeInTheDocument();
+  });
+
+  it("shows a message that no longer exists", async () => {
+    mockDetailApi(
+      { status: "sent" },
+      {
+        messages: [message({ id: 6 })],
+        handlers: [http.get("/campaigns/1/messages/6", () => apiError(404, "MESSAGE_NOT_FOUND", "Message 6 not found"))],
+      },
+    );
+    const user = userEvent.setup();
+    renderDetail();
+    await user.click(await screen.findByText("Hi Ada"));
+    await waitFor(() => expect(screen.getByRole("dialog")).toHaveTextContent("Message not found"));
+  });
+});
