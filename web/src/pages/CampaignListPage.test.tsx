@@ -39,6 +39,30 @@ describe("CampaignListPage", () => {
     expect(screen.getByText("Page 1 of 3")).toBeInTheDocument();
   });
 
+  it("badges paused and cancelled campaigns and filters by those statuses", async () => {
+    const api = mockApi(
+      http.get("/campaigns", () =>
+        HttpResponse.json(
+          page([
+            campaignSummary({ id: 3, name: "Held back", status: "paused" }),
+            campaignSummary({ id: 4, name: "Called off", status: "cancelled" }),
+          ]),
+        ),
+      ),
+    );
+    const user = userEvent.setup();
+    renderList();
+
+    const rows = await screen.findAllByRole("row");
+    expect(within(rows[1]!).getByText("Paused")).toHaveClass("badge", "badge--paused");
+    expect(within(rows[2]!).getByText("Cancelled")).toHaveClass("badge", "badge--cancelled");
+
+    const status = screen.getByLabelText("Status");
+    expect(within(status).getByRole("option", { name: "Paused" })).toHaveValue("paused");
+    await user.selectOptions(status, "cancelled");
+    await waitFor(() => expect(api.to("GET", "/campaigns").at(-1)?.query.get("status")).toBe("cancelled"));
+  });
+
   it("shows an empty state with a link to create one", async () => {
     mockApi(http.get("/campaigns", () => HttpResponse.json(page([], { total_count: 0, total_pages: 0 }))));
     renderList();
