@@ -53,7 +53,7 @@ async def test_an_empty_segment_is_every_customer(client, runtime, make_customer
 async def test_every_given_field_must_match_ignoring_case(
     client, runtime, make_customer, make_campaign
 ):
-    a, b, c, d, _ = await people(make_customer)
+    a, b, c, _, _ = await people(make_customer)
     by_location = await make_campaign()
     response = await send(client, by_location["id"], {"segment": {"location": "Nairobi"}})
     assert response.json()["messages_queued"] == 3

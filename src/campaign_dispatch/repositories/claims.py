@@ -71,6 +71,9 @@ class ClaimRepository:
         result = await session.execute(
             update(M)
             .where(
+                # SQLite searches the primary key for `id IN (…)`, but scans the whole
+                # table for a row-value `(id, retry_count) IN (…)` alone.
+                M.id.in_([key.message_id for key in keys]),
                 tuple_(M.id, M.retry_count).in_(pairs),
                 M.status == MessageStatus.PENDING,
                 live,

@@ -126,6 +126,7 @@ class OutboxRepository:
             result = await session.execute(
                 update(M)
                 .where(
+                    M.id.in_([t.message_id for t in batch.messages]),  # by key (claims.py)
                     tuple_(M.id, M.retry_count).in_(keys),
                     M.status == MessageStatus.PENDING,
                     M.enqueued_at.is_not(None),
@@ -146,7 +147,11 @@ class OutboxRepository:
             keys = [(p.message_id, p.attempt) for p in published]
             await session.execute(
                 update(M)
-                .where(tuple_(M.id, M.retry_count).in_(keys), M.enqueued_at.is_(None))
+                .where(
+                    M.id.in_([p.message_id for p in published]),  # by key (claims.py)
+                    tuple_(M.id, M.retry_count).in_(keys),
+                    M.enqueued_at.is_(None),
+                )
                 .values(enqueued_at=now)
             )
 
