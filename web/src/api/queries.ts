@@ -40,10 +40,13 @@ export const FINAL_STATUSES: ReadonlySet<CampaignDetail["status"]> = new Set(["s
 /**
  * How often to poll a campaign, by status: every second while sending. Paused and
  * scheduled campaigns can change without this page (the scheduler, another operator).
+ * A cancelled campaign can still have attempts in flight (`inFlight`): they finish and
+ * are recorded after the cancel, and nothing else would show their outcome.
  */
-export function campaignPollInterval(status: CampaignDetail["status"] | undefined): number | false {
+export function campaignPollInterval(status: CampaignDetail["status"] | undefined, inFlight = 0): number | false {
   if (status === "sending") return 1000;
   if (status === "scheduled" || status === "paused") return 5000;
+  if (inFlight > 0) return 1000;
   return false;
 }
 
@@ -64,7 +67,8 @@ export function useCampaign(id: number, { poll = true }: { poll?: boolean } = {}
     queryKey: queryKeys.campaign(id),
     queryFn: ({ signal }) =>
       unwrap(api.GET("/campaigns/{campaign_id}", { params: { path: { campaign_id: id } }, signal })),
-    refetchInterval: (query) => (poll ? campaignPollInterval(query.state.data?.status) : false),
+    refetchInterval: (query) =>
+      poll ? campaignPollInterval(query.state.data?.status, query.state.data?.stats.sending) : false,
   });
 }
 

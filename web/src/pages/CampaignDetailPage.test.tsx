@@ -97,6 +97,30 @@ describe("CampaignDetailPage", () => {
     expect(campaignPollInterval("sent")).toBe(false);
   });
 
+  it("after a cancel, polls until the attempts still in flight are recorded", async () => {
+    let calls = 0;
+    const api = mockApi(
+      http.get("/campaigns/1", () => {
+        calls += 1;
+        const inFlight = calls < 3 ? 1 : 0;
+        return HttpResponse.json(
+          campaignDetail({
+            status: "cancelled",
+            stats: { total: 4, pending: 0, sending: inFlight, sent: 2 - inFlight + 1, failed: 0, cancelled: 1 },
+          }),
+        );
+      }),
+      http.get("/campaigns/1/messages", () => HttpResponse.json(page([message]))),
+    );
+    renderDetail();
+    const bar = await screen.findByRole("progressbar", { name: "Messages processed" });
+    expect(bar).toHaveAttribute("aria-valuenow", "75");
+    await waitFor(() => expect(bar).toHaveAttribute("aria-valuenow", "100"), { timeout: 4000 });
+    await sleep(1200);
+    expect(calls).toBe(3);
+    expect(api.to("GET", "/campaigns/1/events")).toHaveLength(0);
+  }, 10_000);
+
   it("counts cancelled messages as processed and shows them in the bar", async () => {
     mockDetailApi({
       status: "cancelled",

@@ -63,7 +63,7 @@ function CampaignDetailView({ id }: { id: number }) {
 
       <MessagesSection
         campaignId={campaign.id}
-        live={sending}
+        live={sending || campaign.stats.sending > 0}
         refreshKey={live === "live" ? statsKey(campaign) : undefined}
       />
     </article>
