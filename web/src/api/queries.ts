@@ -61,14 +61,21 @@ export function useCampaigns(params: CampaignListParams) {
   });
 }
 
-/** `poll: false` while something else keeps the detail fresh (the live event stream). */
+/**
+ * `poll: false` while something else keeps the detail fresh (the live event stream).
+ * That stream ends with a final status, so a final campaign polls whatever `poll` says
+ * (only while attempts are still in flight, see campaignPollInterval).
+ */
 export function useCampaign(id: number, { poll = true }: { poll?: boolean } = {}) {
   return useQuery({
     queryKey: queryKeys.campaign(id),
     queryFn: ({ signal }) =>
       unwrap(api.GET("/campaigns/{campaign_id}", { params: { path: { campaign_id: id } }, signal })),
-    refetchInterval: (query) =>
-      poll ? campaignPollInterval(query.state.data?.status, query.state.data?.stats.sending) : false,
+    refetchInterval: (query) => {
+      const campaign = query.state.data;
+      if (!poll && !(campaign && FINAL_STATUSES.has(campaign.status))) return false;
+      return campaignPollInterval(campaign?.status, campaign?.stats.sending);
+    },
   });
 }
 

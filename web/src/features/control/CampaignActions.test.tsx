@@ -168,6 +168,44 @@ describe("Campaign actions", () => {
     expect(screen.getByRole("progressbar")).toHaveAttribute("aria-valuenow", "100");
   });
 
+  it("after a cancel from the live page, polls until the attempt in flight is recorded", async () => {
+    const stats = (sending: number, sent: number, cancelled: number) => ({
+      total: 4,
+      pending: 4 - sending - sent - cancelled,
+      sending,
+      sent,
+      failed: 0,
+      cancelled,
+    });
+    let cancelled = false;
+    const api = mockDetailApi(
+      () =>
+        cancelled
+          ? campaignDetail({ status: "cancelled", stats: stats(0, 2, 2) })
+          : campaignDetail({ status: "sending", stats: stats(1, 1, 0) }),
+      {
+        handlers: [
+          http.post("/campaigns/1/cancel", () => {
+            cancelled = true;
+            return HttpResponse.json(campaignDetail({ status: "cancelled", stats: stats(1, 1, 2) }));
+          }),
+        ],
+      },
+    );
+    const user = userEvent.setup();
+    renderDetail();
+    await waitFor(() => expect(api.stream.open).toBe(true));
+    api.stream.progress(campaignDetail({ status: "sending", stats: stats(1, 1, 0) }));
+    await screen.findByText("Live");
+
+    await user.click(screen.getByRole("button", { name: "Cancel campaign…" }));
+    await user.click(within(screen.getByRole("dialog")).getByRole("button", { name: "Cancel campaign" }));
+    const bar = screen.getByRole("progressbar");
+    await waitFor(() => expect(bar).toHaveAttribute("aria-valuenow", "75"));
+    // The stream is closed now (the campaign is final): only polling can show the last outcome.
+    await waitFor(() => expect(bar).toHaveAttribute("aria-valuenow", "100"), { timeout: 3000 });
+  });
+
   it("retries failed messages with an Idempotency-Key, kept for a retry after a network failure", async () => {
     let calls = 0;
     let status: CampaignStatus = "sent";
