@@ -64,6 +64,17 @@ async def real_counts(runtime, campaign_id):
         return {status: n for status, n in rows.all()}
 
 
+async def gated_campaign(client, runtime, make_customer, make_campaign, count):
+    """A campaign of `count` sent with two provider calls held at the gate."""
+    narrow(runtime)
+    sender = GatedSender()
+    runtime.sender = sender
+    await runtime.start(PIPELINE)
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, count)
+    await eventually(lambda: asyncio.sleep(0, len(sender.calls) >= 2))
+    return sender, campaign_id
+
+
 def stats_without_total(body):
     return {k: v for k, v in body["stats"].items() if k != "total" and v}
 
@@ -71,12 +82,7 @@ def stats_without_total(body):
 async def test_pause_stops_claims_and_resume_sends_the_rest_once(
     client, runtime, make_customer, make_campaign
 ):
-    narrow(runtime)
-    sender = GatedSender()
-    runtime.sender = sender
-    await runtime.start(PIPELINE)
-    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 12)
-    await eventually(lambda: asyncio.sleep(0, len(sender.calls) >= 2))
+    sender, campaign_id = await gated_campaign(client, runtime, make_customer, make_campaign, 12)
 
     paused = await client.post(f"/campaigns/{campaign_id}/pause")
     assert paused.status_code == 200, paused.text
@@ -111,12 +117,7 @@ async def _sent_count(runtime, campaign_id, expected):
 async def test_cancel_mid_campaign_sends_nothing_more_and_counts_reconcile(
     client, runtime, make_customer, make_campaign
 ):
-    narrow(runtime)
-    sender = GatedSender()
-    runtime.sender = sender
-    await runtime.start(PIPELINE)
-    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 10)
-    await eventually(lambda: asyncio.sleep(0, len(sender.calls) >= 2))
+    sender, campaign_id = await gated_campaign(client, runtime, make_customer, make_campaign, 10)
 
     cancelled = await client.post(f"/campaigns/{campaign_id}/cancel")
     assert cancelled.status_code == 200, cancelled.text
@@ -138,12 +139,7 @@ async def test_cancel_mid_campaign_sends_nothing_more_and_counts_reconcile(
 async def test_a_retry_in_flight_when_the_campaign_is_cancelled_fails_instead(
     client, runtime, make_customer, make_campaign
 ):
-    narrow(runtime)
-    sender = GatedSender()
-    runtime.sender = sender
-    await runtime.start(PIPELINE)
-    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 4)
-    await eventually(lambda: asyncio.sleep(0, len(sender.calls) >= 2))
+    sender, campaign_id = await gated_campaign(client, runtime, make_customer, make_campaign, 4)
     sender.fail = set(sender.calls)  # the two in flight fail, and would be retried
     await client.post(f"/campaigns/{campaign_id}/cancel")
     sender.gate.set()

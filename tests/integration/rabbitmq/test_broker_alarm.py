@@ -92,8 +92,15 @@ async def test_a_memory_alarm_blocks_publishing_but_not_acknowledging(
     await eventually(all_in_the_queue, timeout=30)
     memory_alarm.raise_()
 
-    settings = rabbit_settings.model_copy(update={"publish_timeout_seconds": 1.0, "max_retries": 3})
-    # Failures make the worker publish retries, which the alarm blocks.
+    # Failures make the worker publish retries, which the alarm blocks. Half of them fail:
+    # the automatic pause (more than half of the last 200) must not stop the campaign.
+    settings = rabbit_settings.model_copy(
+        update={
+            "publish_timeout_seconds": 1.0,
+            "max_retries": 3,
+            "auto_pause_failure_rate": 1.0,
+        }
+    )
     worker = await start_worker(settings, sender=MockSender(failure_rate=0.5, seed=7))
     try:
 
