@@ -183,6 +183,9 @@ class BatchProcessor:
     async def _apply(self, decisions: Decisions) -> None:
         async with self.database.statement_sessions.begin() as session:
             await self.repositories.outcomes.record(session, decisions.outcomes, utcnow())
+        metrics.MESSAGES_SENT.inc(decisions.sent)
+        metrics.MESSAGES_FAILED.inc(decisions.failed)
+        metrics.MESSAGES_RETRIED.inc(len(decisions.retries))
         if decisions.failing_campaigns and self.auto_pause.rate < 1:
             async with self.database.statement_sessions.begin() as session:
                 paused = await self.repositories.outcomes.pause_failing(
@@ -194,9 +197,6 @@ class BatchProcessor:
                 )
             for campaign_id in paused:
                 log.warning("campaign paused: too many failures", campaign_id=campaign_id)
-        metrics.MESSAGES_SENT.inc(decisions.sent)
-        metrics.MESSAGES_FAILED.inc(decisions.failed)
-        metrics.MESSAGES_RETRIED.inc(len(decisions.retries))
         await self._schedule_retries(decisions)
         for letter in decisions.dead_letters:
             await self._dead_letter(letter.job.encode(), letter.reason)
