@@ -291,3 +291,20 @@ async def test_the_counters_equal_a_real_count_after_every_kind_of_change(
 
 async def _done(client, campaign_id):
     return (await detail(client, campaign_id))["status"] in ("sent", "failed", "cancelled")
+
+
+async def test_resuming_a_campaign_with_nothing_left_completes_it(
+    client, runtime, make_customer, make_campaign
+):
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 2)
+    await client.post(f"/campaigns/{campaign_id}/pause")
+    async with runtime.sessions.begin() as session:  # its last attempts finished while paused
+        await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.campaign_id == campaign_id)
+            .values(status="sent")
+        )
+    resumed = await client.post(f"/campaigns/{campaign_id}/resume")
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["status"] == "sent"
+    assert (await detail(client, campaign_id))["status"] == "sent"

@@ -76,7 +76,8 @@ async def resume(
     await messages_repo.republish_pending(session, campaign_id)
     await outbox.notify(session)
     # Paused as its last attempts finished: nothing is left to send.
-    await outcomes.complete_campaigns(session, [campaign_id], utcnow())
+    if await outcomes.complete_campaigns(session, [campaign_id], utcnow()):
+        session.expire(campaign)  # that UPDATE went around the session: read it again
     return await detail(session, campaign_id)
 
 
