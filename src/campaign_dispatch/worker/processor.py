@@ -186,6 +186,11 @@ class BatchProcessor:
         metrics.MESSAGES_SENT.inc(decisions.sent)
         metrics.MESSAGES_FAILED.inc(decisions.failed)
         metrics.MESSAGES_RETRIED.inc(len(decisions.retries))
+        await self._schedule_retries(decisions)
+        for letter in decisions.dead_letters:
+            await self._dead_letter(letter.job.encode(), letter.reason)
+        self._unchecked |= decisions.finished_campaigns
+        # Last: its round trip must not delay the retries and dead-letter copies above.
         if decisions.failing_campaigns and self.auto_pause.rate < 1:
             async with self.database.statement_sessions.begin() as session:
                 paused = await self.repositories.outcomes.pause_failing(
@@ -197,10 +202,6 @@ class BatchProcessor:
                 )
             for campaign_id in paused:
                 log.warning("campaign paused: too many failures", campaign_id=campaign_id)
-        await self._schedule_retries(decisions)
-        for letter in decisions.dead_letters:
-            await self._dead_letter(letter.job.encode(), letter.reason)
-        self._unchecked |= decisions.finished_campaigns
 
     async def complete_finished(self, now: bool = False) -> None:
         """Complete the campaigns this worker recorded final outcomes for, if finished.
