@@ -264,14 +264,14 @@ async def test_the_counters_equal_a_real_count_after_every_kind_of_change(
     client, runtime, make_customer, make_campaign
 ):
     runtime.sender = MockSender(failure_rate=0.5, seed=7)
-    await runtime.start(PIPELINE)
     ids = [await send_to_new_customers(client, make_customer, make_campaign, 15) for _ in range(3)]
-    await client.post(f"/campaigns/{ids[1]}/pause")
-    await client.post(f"/campaigns/{ids[2]}/cancel")
+    assert (await client.post(f"/campaigns/{ids[1]}/pause")).status_code == 200
+    assert (await client.post(f"/campaigns/{ids[2]}/cancel")).status_code == 200
+    await runtime.start(PIPELINE)  # after the pause and cancel: neither can come too late
     await eventually(lambda: _done(client, ids[0]))
-    await client.post(f"/campaigns/{ids[1]}/resume")
+    assert (await client.post(f"/campaigns/{ids[1]}/resume")).status_code == 200
     await eventually(lambda: _done(client, ids[1]))
-    await client.post(f"/campaigns/{ids[0]}/retry-failed")
+    assert (await client.post(f"/campaigns/{ids[0]}/retry-failed")).status_code == 202
     await eventually(lambda: _done(client, ids[0]))
     async with runtime.sessions() as session:
         kept = await session.execute(
