@@ -119,6 +119,34 @@ POSTGRES = [
     "CREATE TRIGGER outbound_messages_count_truncate AFTER TRUNCATE ON outbound_messages "
     "FOR EACH STATEMENT EXECUTE FUNCTION campaign_message_counts_reset()",
 ]
+# 0003's campaign_counts_track, with its upsert in (channel, status) order: a status
+# change locks two counter rows, and two changes between the same two statuses in
+# opposite directions (failed → sending by retry-failed, sending → failed as a campaign
+# finishes) could otherwise take them in opposite orders and deadlock.
+_COUNTS_APPLY = """
+    INSERT INTO campaign_counts (channel, status, n)
+    SELECT channel, status, sum(k) FROM ({rows}) AS changes
+    GROUP BY channel, status HAVING sum(k) <> 0
+    ORDER BY channel, status
+    ON CONFLICT (channel, status) DO UPDATE SET n = campaign_counts.n + EXCLUDED.n;
+"""
+_COUNTS_NEW = "SELECT channel, status, 1 AS k FROM new_rows"
+_COUNTS_OLD = "SELECT channel, status, -1 AS k FROM old_rows"
+ORDERED_CAMPAIGN_COUNTS = f"""
+    CREATE OR REPLACE FUNCTION campaign_counts_track() RETURNS trigger AS $$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            {_COUNTS_APPLY.format(rows=_COUNTS_NEW)}
+        ELSIF TG_OP = 'DELETE' THEN
+            {_COUNTS_APPLY.format(rows=_COUNTS_OLD)}
+        ELSE
+            {_COUNTS_APPLY.format(rows=f"{_COUNTS_NEW} UNION ALL {_COUNTS_OLD}")}
+        END IF;
+        RETURN NULL;
+    END
+    $$ LANGUAGE plpgsql
+"""
+
 PG_TRIGGERS = (
     ("outbound_messages", "outbound_messages_count_insert"),
     ("outbound_messages", "outbound_messages_count_update"),
@@ -188,13 +216,10 @@ def _edit_checks(narrow: bool) -> None:
         if sqlite:
             _sqlite_edit_check(table, before, after)
         else:
+            # One transaction, as every migration here: the table is locked (ACCESS
+            # EXCLUSIVE) from the DROP to the commit, and the ADD scans its rows once.
             op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-            # NOT VALID, then VALIDATE: the check of the existing rows takes no lock that
-            # stops writes (ADD CONSTRAINT's own scan would, under ACCESS EXCLUSIVE).
-            op.execute(
-                f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK (status IN ({after})) NOT VALID"
-            )
-            op.execute(f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}")
+            op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK (status IN ({after}))")
 
 
 def upgrade() -> None:
@@ -246,9 +271,13 @@ def upgrade() -> None:
     )
     for statement in POSTGRES if op.get_bind().dialect.name == "postgresql" else SQLITE:
         op.execute(statement)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(ORDERED_CAMPAIGN_COUNTS)
 
 
 def downgrade() -> None:
+    # campaign_counts_track keeps its ordered upsert: it counts the same, and the order
+    # only removes a deadlock.
     if op.get_bind().dialect.name == "postgresql":
         for table, name in PG_TRIGGERS:
             op.execute(f"DROP TRIGGER {name} ON {table}")

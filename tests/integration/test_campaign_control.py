@@ -7,11 +7,13 @@ in our own tables.
 import asyncio
 from collections import Counter
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from campaign_dispatch.background import Role
-from campaign_dispatch.models import CampaignMessageCount, MessageAttempt, OutboundMessage
+from campaign_dispatch.clock import utcnow
+from campaign_dispatch.models import Campaign, CampaignMessageCount, MessageAttempt, OutboundMessage
 from campaign_dispatch.providers import MockSender, SendError
+from campaign_dispatch.repositories.pipeline import PipelineRepositories
 from tests.api_helpers import assert_error
 from tests.pipeline_helpers import eventually, messages, send_to_new_customers
 
@@ -308,3 +310,49 @@ async def test_resuming_a_campaign_with_nothing_left_completes_it(
     assert resumed.status_code == 200, resumed.text
     assert resumed.json()["status"] == "sent"
     assert (await detail(client, campaign_id))["status"] == "sent"
+
+
+async def test_the_automatic_pause_parks_the_rest_and_spares_a_finished_campaign(
+    client, runtime, make_customer, make_campaign
+):
+    outcomes = PipelineRepositories.for_dialect(runtime.engine.dialect.name).outcomes
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 3)
+    rows = await messages(runtime, campaign_id)
+    now = utcnow()
+    async with runtime.sessions.begin() as session:  # 10 failed attempts of the first two
+        await session.execute(
+            insert(MessageAttempt),
+            [
+                {
+                    "message_id": rows[i % 2].id,
+                    "campaign_id": campaign_id,
+                    "attempt": i + 1,
+                    "at": now,
+                    "outcome": "retry",
+                    "error_code": "PROVIDER_ERROR",
+                }
+                for i in range(10)
+            ],
+        )
+        await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_([rows[0].id, rows[1].id]))
+            .values(status="failed")
+        )
+    async with runtime.sessions.begin() as session:
+        assert await outcomes.pause_failing(session, [campaign_id], 10, 0.5, now) == [campaign_id]
+    after = {m.id: m for m in await messages(runtime, campaign_id)}
+    assert after[rows[2].id].enqueued_at is not None  # parked: the relay passes it by
+    assert (await detail(client, campaign_id))["status"] == "paused"
+
+    async with runtime.sessions.begin() as session:  # its last message fails too
+        await session.execute(
+            update(OutboundMessage).where(OutboundMessage.id == rows[2].id).values(status="failed")
+        )
+    resumed = await client.post(f"/campaigns/{campaign_id}/resume")
+    assert resumed.json()["status"] == "failed"  # nothing left: it ends, not sending
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Campaign).where(Campaign.id == campaign_id).values(status="sending")
+        )
+        assert await outcomes.pause_failing(session, [campaign_id], 10, 0.5, now) == []

@@ -66,8 +66,10 @@ async def test_every_given_field_must_match_ignoring_case(
 
     nobody = await make_campaign()
     response = await send(client, nobody["id"], {"segment": {"location": "Kisumu"}})
-    assert response.status_code == 202
-    assert response.json()["messages_queued"] == 0
+    error = assert_error(response, 422, "VALIDATION_ERROR")
+    assert error["details"] == [{"field": "segment", "message": "matches no customer"}]
+    body = (await client.get(f"/campaigns/{nobody['id']}")).json()
+    assert (body["status"], body["stats"]["total"]) == ("draft", 0)  # nothing changed
 
 
 async def test_segment_and_customer_ids_together_are_422(client, make_customer, make_campaign):

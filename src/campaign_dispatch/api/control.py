@@ -37,8 +37,7 @@ async def resume_campaign(
     campaign_id: CampaignId, session: SessionDep, resources: ResourcesDep
 ) -> CampaignDetail:
     """paused → sending: the rest go out, none twice (409 unless paused)."""
-    repositories = resources.repositories
-    answer = await control.resume(session, repositories.outbox, repositories.outcomes, campaign_id)
+    answer = await control.resume(session, resources.repositories.outbox, campaign_id)
     after_commit(session, resources.outbox_signal.wake)
     return answer
 

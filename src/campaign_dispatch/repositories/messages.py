@@ -1,14 +1,14 @@
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, insert, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import CampaignAudience, Customer, MessageAttempt, OutboundMessage
 from campaign_dispatch.models.base import MAX_ID
 from campaign_dispatch.repositories.id_lists import id_table
 from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
-from campaign_dispatch.statuses import TERMINAL_FAILURES, MessageStatus
+from campaign_dispatch.statuses import TERMINAL_FAILURES, UNFINISHED, MessageStatus
 
 M = OutboundMessage
 
@@ -110,6 +110,14 @@ async def republish_pending(session: AsyncSession, campaign_id: int) -> int:
         .values(enqueued_at=None)
     )
     return _count(result)
+
+
+async def has_unfinished(session: AsyncSession, campaign_id: int) -> bool:
+    """Whether a message of the campaign may still be attempted (pending or sending)."""
+    found = await session.scalar(
+        select(exists().where(M.campaign_id == campaign_id, M.status.in_(UNFINISHED)))
+    )
+    return bool(found)
 
 
 async def cancel_pending(session: AsyncSession, campaign_id: int, now: datetime) -> int:

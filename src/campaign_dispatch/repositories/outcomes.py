@@ -167,18 +167,32 @@ class OutcomeRepository:
             f"automatic: more than {rate:.0%} of the last {window} attempts failed "
             "(AUTO_PAUSE_FAILURE_RATE, AUTO_PAUSE_WINDOW)"
         )
+        # Nothing left to send: it finishes (complete_campaigns), it is not paused.
+        unfinished = exists().where(M.campaign_id == Campaign.id, M.status.in_(UNFINISHED))
         result = await session.execute(
             update(Campaign)
             .where(
                 Campaign.id.in_(campaign_ids),
                 Campaign.status == CampaignStatus.SENDING,
+                unfinished,
                 judged >= window,
                 failures > rate * window,
             )
             .values(status=CampaignStatus.PAUSED, pause_reason=reason, updated_at=now)
             .returning(Campaign.id)
         )
-        return list(result.scalars().all())
+        paused = list(result.scalars().all())
+        if paused:  # parked as a manual pause parks them (services/control.py)
+            await session.execute(
+                update(M)
+                .where(
+                    M.campaign_id.in_(paused),
+                    M.status == MessageStatus.PENDING,
+                    M.enqueued_at.is_(None),
+                )
+                .values(enqueued_at=now)
+            )
+        return paused
 
     async def complete_campaigns(
         self, session: AsyncSession, campaign_ids: Sequence[int] | None, now: datetime

@@ -1,10 +1,13 @@
 """Campaign control once a campaign is sent: pause, resume, cancel, retry the failed.
 
 Each takes the campaign's row lock first (the one sends, edits and the scheduler take),
-then changes the campaign and its messages in the one transaction. Every claim holds the
-campaign's row in share mode while it runs (repositories/claims.py), so the status
-change waits for the claims under way, and no claim after it takes a message of a
-campaign that is not `sending`.
+then changes its messages and, last, its status, in the one transaction. Every claim
+holds the campaign's row in share mode while it runs (repositories/claims.py), so the
+lock waits for the claims under way, and no claim after it takes a message of a campaign
+that is not `sending`. The status changes last and once: the trigger-kept counters of
+campaigns per (channel, status) are then locked for milliseconds, not for the rewrite of
+a million messages, and no transaction holds one status's counter while waiting for
+another's.
 """
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +25,9 @@ from campaign_dispatch.models import Campaign
 from campaign_dispatch.repositories import campaigns as campaigns_repo
 from campaign_dispatch.repositories import messages as messages_repo
 from campaign_dispatch.repositories.outbox import OutboxRepository
-from campaign_dispatch.repositories.outcomes import OutcomeRepository
 from campaign_dispatch.schemas.campaign import CampaignDetail, RetryResponse
 from campaign_dispatch.services.campaigns import detail
-from campaign_dispatch.statuses import CANCELLABLE, RETRYABLE, CampaignStatus
+from campaign_dispatch.statuses import CANCELLABLE, RETRYABLE, CampaignStatus, MessageStatus
 
 OPERATOR_PAUSE = "paused by an operator"
 
@@ -52,32 +54,34 @@ async def pause(session: AsyncSession, campaign_id: int, reason: str | None) -> 
     campaign = await _lock(
         session, campaign_id, (CampaignStatus.SENDING,), CampaignNotPausable, "paused then"
     )
+    await messages_repo.park_unpublished(session, campaign_id, utcnow())
     campaign.status = CampaignStatus.PAUSED
     campaign.pause_reason = reason or OPERATOR_PAUSE
     await session.flush()
-    await messages_repo.park_unpublished(session, campaign_id, utcnow())
     return await detail(session, campaign_id)
 
 
 async def resume(
-    session: AsyncSession,
-    outbox: OutboxRepository,
-    outcomes: OutcomeRepository,
-    campaign_id: int,
+    session: AsyncSession, outbox: OutboxRepository, campaign_id: int
 ) -> CampaignDetail:
     """paused → sending: each pending message is published once more (a job that arrived
     while paused was acknowledged unsent; a duplicate of one that did not claims
-    nothing). The automatic pause judges only the attempts from here on."""
+    nothing). The automatic pause judges only the attempts from here on. Paused as its
+    last attempts finished, with nothing left to send, it ends at once instead: `sent`
+    if a message was sent, else `failed`, as a campaign that finishes sending does."""
     campaign = await _lock(
         session, campaign_id, (CampaignStatus.PAUSED,), CampaignNotResumable, "resumed"
     )
-    _reopen(campaign, await messages_repo.latest_attempt_id(session, campaign_id))
+    if await messages_repo.republish_pending(session, campaign_id) or (
+        await messages_repo.has_unfinished(session, campaign_id)
+    ):
+        _reopen(campaign, await messages_repo.latest_attempt_id(session, campaign_id))
+        await outbox.notify(session)
+    else:
+        sent = (await campaigns_repo.message_stats(session, campaign_id)).get(MessageStatus.SENT)
+        campaign.status = CampaignStatus.SENT if sent else CampaignStatus.FAILED
+        campaign.pause_reason = None
     await session.flush()
-    await messages_repo.republish_pending(session, campaign_id)
-    await outbox.notify(session)
-    # Paused as its last attempts finished: nothing is left to send.
-    if await outcomes.complete_campaigns(session, [campaign_id], utcnow()):
-        session.expire(campaign)  # that UPDATE went around the session: read it again
     return await detail(session, campaign_id)
 
 
@@ -85,10 +89,10 @@ async def cancel(session: AsyncSession, campaign_id: int) -> CampaignDetail:
     """draft | scheduled | sending | paused → cancelled. Every message not yet attempted
     (and every retry not yet due) is cancelled; attempts in flight keep their outcome."""
     campaign = await _lock(session, campaign_id, CANCELLABLE, CampaignNotCancellable, "stopped")
+    await messages_repo.cancel_pending(session, campaign_id, utcnow())
     campaign.status = CampaignStatus.CANCELLED
     campaign.pause_reason = None
     await session.flush()
-    await messages_repo.cancel_pending(session, campaign_id, utcnow())
     return await detail(session, campaign_id)
 
 

@@ -58,6 +58,11 @@ async def send(
         if recipients is not None:
             await require_existing(session, recipients, "customer_ids")
         raise
+    if not queued:  # a segment that matches nobody: nothing to send, nothing changes
+        raise ValidationFailed(
+            "the segment matches no customer",
+            details=[{"field": "segment", "message": "matches no customer"}],
+        )
     if not await campaigns_repo.transition(session, campaign_id, SENDABLE, CampaignStatus.SENDING):
         raise CampaignNotSendable(f"Campaign {campaign_id} changed state during the send")
     await outbox.notify(session)
