@@ -6,6 +6,7 @@ in our own tables.
 
 import asyncio
 from collections import Counter
+from datetime import timedelta
 
 from sqlalchemy import func, insert, select, update
 
@@ -13,6 +14,7 @@ from campaign_dispatch.background import Role
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import Campaign, CampaignMessageCount, MessageAttempt, OutboundMessage
 from campaign_dispatch.providers import MockSender, SendError
+from campaign_dispatch.repositories.messages import PARKED_AT
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
 from tests.api_helpers import assert_error
 from tests.pipeline_helpers import eventually, messages, send_to_new_customers
@@ -356,3 +358,23 @@ async def test_the_automatic_pause_parks_the_rest_and_spares_a_finished_campaign
             update(Campaign).where(Campaign.id == campaign_id).values(status="sending")
         )
         assert await outcomes.pause_failing(session, [campaign_id], 10, 0.5, now) == []
+
+
+async def test_a_paused_campaign_is_left_alone_by_the_lost_job_recovery(
+    client, runtime, make_customer, make_campaign
+):
+    repositories = PipelineRepositories.for_dialect(runtime.engine.dialect.name)
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 3)
+    async with runtime.sessions.begin() as session:  # one was published before the pause
+        await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.campaign_id == campaign_id)
+            .values(enqueued_at=utcnow() - timedelta(hours=1))
+        )
+    await client.post(f"/campaigns/{campaign_id}/pause")
+    async with runtime.sessions.begin() as session:
+        requeued = await repositories.recovery.requeue_lost(session, utcnow(), timedelta(0))
+    assert requeued == 0
+    assert all(m.enqueued_at == PARKED_AT for m in await messages(runtime, campaign_id))
+    await client.post(f"/campaigns/{campaign_id}/resume")
+    assert all(m.enqueued_at is None for m in await messages(runtime, campaign_id))

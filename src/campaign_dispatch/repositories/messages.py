@@ -90,13 +90,18 @@ def _of(campaign_id: int, status: MessageStatus) -> ColumnElement[bool]:
     return and_(M.campaign_id == campaign_id, M.status == status)
 
 
-async def park_unpublished(session: AsyncSession, campaign_id: int, now: datetime) -> int:
-    """Mark a pausing campaign's unpublished messages published, so that the relay passes
-    them by; resume unpublishes them again (`republish_pending`)."""
+PARKED_AT = datetime(9999, 12, 31)
+"""The `enqueued_at` of a paused campaign's pending messages: not NULL, so the relay
+passes them by; later than any real publish, so the lost-job recovery (published before
+a cutoff) never reads them, and no relay batch's `taken_at` equals it."""
+
+
+async def park_pending(session: AsyncSession, campaign_id: int) -> int:
+    """Park a pausing campaign's pending messages, published or not: the relay and the
+    lost-job recovery pass them by (their jobs still queued are acknowledged unsent), and
+    resume unparks them (`republish_pending`)."""
     result = await session.execute(
-        update(M)
-        .where(_of(campaign_id, MessageStatus.PENDING), M.enqueued_at.is_(None))
-        .values(enqueued_at=now)
+        update(M).where(_of(campaign_id, MessageStatus.PENDING)).values(enqueued_at=PARKED_AT)
     )
     return _count(result)
 

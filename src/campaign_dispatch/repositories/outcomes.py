@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import Campaign, MessageAttempt
 from campaign_dispatch.models import OutboundMessage as M
+from campaign_dispatch.repositories.messages import PARKED_AT
 from campaign_dispatch.statuses import (
     UNFINISHED,
     AttemptOutcome,
@@ -182,15 +183,11 @@ class OutcomeRepository:
             .returning(Campaign.id)
         )
         paused = list(result.scalars().all())
-        if paused:  # parked as a manual pause parks them (services/control.py)
+        if paused:  # parked as a manual pause parks them (messages.park_pending)
             await session.execute(
                 update(M)
-                .where(
-                    M.campaign_id.in_(paused),
-                    M.status == MessageStatus.PENDING,
-                    M.enqueued_at.is_(None),
-                )
-                .values(enqueued_at=now)
+                .where(M.campaign_id.in_(paused), M.status == MessageStatus.PENDING)
+                .values(enqueued_at=PARKED_AT)
             )
         return paused
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campaign_dispatch.models import Campaign, MessageAttempt, RelayBatch
 from campaign_dispatch.models import OutboundMessage as M
 from campaign_dispatch.repositories.dbclock import pg_now
+from campaign_dispatch.repositories.messages import PARKED_AT
 from campaign_dispatch.repositories.outcomes import attempt_outcome
 from campaign_dispatch.statuses import CampaignStatus, FailureCode, MessageStatus
 
@@ -112,7 +113,8 @@ class RecoveryRepository:
     ) -> int:
         """Pending jobs published more than `older_than` ago and never consumed: publish
         them again. Not a paused campaign's: its jobs were acknowledged unsent on purpose,
-        and resume publishes its messages again."""
+        and resume publishes its messages again (parked ones, PARKED_AT, lie beyond any
+        cutoff; the status check covers a retry published after the pause)."""
         sending = select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
         result = await session.execute(
             update(M)
@@ -131,7 +133,11 @@ class RecoveryRepository:
         await session.execute(delete(RelayBatch))
         result = await session.execute(
             update(M)
-            .where(M.status == MessageStatus.PENDING, M.enqueued_at.is_not(None))
+            .where(
+                M.status == MessageStatus.PENDING,
+                M.enqueued_at.is_not(None),
+                M.enqueued_at != PARKED_AT,  # a paused campaign's: resume republishes them
+            )
             .values(enqueued_at=None)
         )
         return int(getattr(result, "rowcount", 0) or 0)

@@ -49,12 +49,12 @@ async def _lock(
 
 
 async def pause(session: AsyncSession, campaign_id: int, reason: str | None) -> CampaignDetail:
-    """sending → paused. Attempts in flight finish and are recorded; its messages not yet
-    published are parked, and its jobs still queued are acknowledged unsent."""
+    """sending → paused. Attempts in flight finish and are recorded; its pending messages
+    are parked, and its jobs still queued are acknowledged unsent."""
     campaign = await _lock(
         session, campaign_id, (CampaignStatus.SENDING,), CampaignNotPausable, "paused then"
     )
-    await messages_repo.park_unpublished(session, campaign_id, utcnow())
+    await messages_repo.park_pending(session, campaign_id)
     campaign.status = CampaignStatus.PAUSED
     campaign.pause_reason = reason or OPERATOR_PAUSE
     await session.flush()
