@@ -169,8 +169,10 @@ SQLITE = [
     f"BEGIN {_SQLITE_ADD} END",
     "CREATE TRIGGER outbound_messages_count_delete AFTER DELETE ON outbound_messages "
     f"BEGIN {_SQLITE_REMOVE} END",
-    "CREATE TRIGGER outbound_messages_count_update AFTER UPDATE OF status ON outbound_messages "
-    f"WHEN OLD.status <> NEW.status BEGIN {_SQLITE_REMOVE} {_SQLITE_ADD} END",
+    "CREATE TRIGGER outbound_messages_count_update "
+    "AFTER UPDATE OF status, campaign_id ON outbound_messages "
+    "WHEN OLD.status <> NEW.status OR OLD.campaign_id <> NEW.campaign_id "
+    f"BEGIN {_SQLITE_REMOVE} {_SQLITE_ADD} END",
     "CREATE TRIGGER campaigns_message_counts_delete AFTER DELETE ON campaigns "
     "BEGIN DELETE FROM campaign_message_counts WHERE campaign_id = OLD.id; END",
 ]
@@ -179,6 +181,15 @@ SQLITE_TRIGGERS = (
     "outbound_messages_count_delete",
     "outbound_messages_count_update",
     "campaigns_message_counts_delete",
+)
+
+
+BACKFILL = (
+    ("TEMPLATE_ERROR", "template error:%"),
+    ("CUSTOMER_NOT_FOUND", "customer not found%"),
+    ("CAMPAIGN_NOT_FOUND", "campaign not found%"),
+    ("LEASE_EXPIRED", "worker stopped before recording the outcome%"),
+    ("PROVIDER_ERROR", "%"),  # every other failure came from sending
 )
 
 
@@ -265,6 +276,15 @@ def upgrade() -> None:
         sa.Column("n", sa.BigInteger(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("campaign_id", "status", name=op.f("pk_campaign_message_counts")),
     )
+    # Failures recorded before error codes existed, classified by the text the worker
+    # wrote, so that retry-failed leaves the terminal ones alone.
+    for code, pattern in BACKFILL:
+        op.execute(
+            sa.text(
+                "UPDATE outbound_messages SET error_code = :code "
+                "WHERE status = 'failed' AND error_code IS NULL AND last_error LIKE :pattern"
+            ).bindparams(code=code, pattern=pattern)
+        )
     op.execute(
         "INSERT INTO campaign_message_counts (campaign_id, status, n) "
         "SELECT campaign_id, status, count(*) FROM outbound_messages GROUP BY campaign_id, status"
