@@ -30,6 +30,15 @@ async def send(
     )
 
 
+async def fetch_count(database_url: str, sql: str, *args: object) -> int:
+    """One integer a query answers (a count, a sum)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return int(await connection.fetchval(sql, *args) or 0)
+    finally:
+        await connection.close()
+
+
 async def statuses(database_url: str, campaign_id: int) -> dict[str, int]:
     """The campaign's messages by status."""
     connection = await asyncpg.connect(database_url)

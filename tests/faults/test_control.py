@@ -15,10 +15,9 @@ attempts that were in flight at that moment.
 
 import asyncio
 
-import asyncpg
 import httpx
 
-from tests.faults.campaigns import create_campaign, send, statuses, wait_for_final
+from tests.faults.campaigns import create_campaign, fetch_count, send, statuses, wait_for_final
 from tests.faults.processes import Cluster
 from tests.faults.reconcile import finish_and_reconcile, read_send_log, reconcile
 
@@ -44,17 +43,8 @@ async def claimed_gone(database_url: str, campaign_id: int, timeout: float = 30)
 
 
 async def lease_expiries(database_url: str, campaign_id: int) -> int:
-    connection = await asyncpg.connect(database_url)
-    try:
-        return int(
-            await connection.fetchval(
-                "SELECT coalesce(sum(lease_expiries), 0) FROM outbound_messages "
-                "WHERE campaign_id = $1",
-                campaign_id,
-            )
-        )
-    finally:
-        await connection.close()
+    sql = "SELECT sum(lease_expiries) FROM outbound_messages WHERE campaign_id = $1"
+    return await fetch_count(database_url, sql, campaign_id)
 
 
 async def test_g_pause_and_cancel_race_a_killed_worker_and_its_lease_recovery(

@@ -13,32 +13,23 @@ import asyncio
 import time
 from typing import Any
 
-import asyncpg
 import httpx
 
-from tests.faults.campaigns import create_campaign, send, wait_for_final
+from tests.faults.campaigns import create_campaign, fetch_count, send, wait_for_final
 from tests.faults.processes import Cluster, ServiceProcess
 from tests.faults.reconcile import finish_and_reconcile
 
 MESSAGES = 3_000
 
 
-async def _count(database_url: str, sql: str) -> int:
-    connection = await asyncpg.connect(database_url)
-    try:
-        return int(await connection.fetchval(sql))
-    finally:
-        await connection.close()
-
-
 async def _claimed(database_url: str) -> int:
-    return await _count(
+    return await fetch_count(
         database_url, "SELECT count(*) FROM outbound_messages WHERE status = 'sending'"
     )
 
 
 async def _expiries(database_url: str) -> int:
-    return await _count(database_url, "SELECT sum(lease_expiries) FROM outbound_messages")
+    return await fetch_count(database_url, "SELECT sum(lease_expiries) FROM outbound_messages")
 
 
 def _recovered(scheduler: ServiceProcess) -> list[dict[str, Any]]:

@@ -41,6 +41,10 @@ class Outcome:
     error_code: FailureCode | None = None
 
 
+_HAS_UNFINISHED = exists().where(M.campaign_id == Campaign.id, M.status.in_(UNFINISHED))
+"""The campaign (correlated) has a message that may still be attempted."""
+
+
 def attempt_outcome(status: MessageStatus) -> AttemptOutcome:
     if status == MessageStatus.SENT:
         return AttemptOutcome.SENT
@@ -169,13 +173,12 @@ class OutcomeRepository:
             "(AUTO_PAUSE_FAILURE_RATE, AUTO_PAUSE_WINDOW)"
         )
         # Nothing left to send: it finishes (complete_campaigns), it is not paused.
-        unfinished = exists().where(M.campaign_id == Campaign.id, M.status.in_(UNFINISHED))
         result = await session.execute(
             update(Campaign)
             .where(
                 Campaign.id.in_(campaign_ids),
                 Campaign.status == CampaignStatus.SENDING,
-                unfinished,
+                _HAS_UNFINISHED,
                 judged >= window,
                 failures > rate * window,
             )
@@ -196,11 +199,10 @@ class OutcomeRepository:
     ) -> list[int]:
         """sending → sent (≥ 1 message sent) | failed (all failed), once nothing is in flight;
         `campaign_ids` None checks every sending campaign (the recovery sweep)."""
-        unfinished = exists().where(M.campaign_id == Campaign.id, M.status.in_(UNFINISHED))
         any_sent = exists().where(M.campaign_id == Campaign.id, M.status == MessageStatus.SENT)
         statement = (
             update(Campaign)
-            .where(Campaign.status == CampaignStatus.SENDING, ~unfinished)
+            .where(Campaign.status == CampaignStatus.SENDING, ~_HAS_UNFINISHED)
             .values(
                 status=case((any_sent, CampaignStatus.SENT), else_=CampaignStatus.FAILED),
                 updated_at=now,

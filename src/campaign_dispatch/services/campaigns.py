@@ -1,4 +1,4 @@
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,19 +70,29 @@ async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
     return await detail(session, campaign.id)
 
 
-async def lock_unsent(
-    session: AsyncSession, campaign_id: int, refusal: Callable[[Campaign], AppError]
+async def lock_in(
+    session: AsyncSession,
+    campaign_id: int,
+    allowed: Collection[CampaignStatus],
+    refusal: Callable[[Campaign], AppError],
 ) -> Campaign:
-    """The campaign, locked until the transaction ends, if it has not been sent yet
-    (`SENDABLE`): 404 if unknown, `refusal(campaign)` if sent. The lock orders sends,
-    edits, deletes and the scheduler's dispatch: whichever comes second sees the
-    first's outcome."""
+    """The campaign, locked until the transaction ends, if its status is in `allowed`: 404
+    if unknown, `refusal(campaign)` otherwise. The lock orders sends, edits, deletes,
+    control steps and the scheduler's dispatch: whichever comes second sees the first's
+    outcome."""
     campaign = await repo.lock(session, campaign_id)
     if campaign is None:
         raise CampaignNotFound(campaign_id)
-    if campaign.status not in SENDABLE:
+    if campaign.status not in allowed:
         raise refusal(campaign)
     return campaign
+
+
+async def lock_unsent(
+    session: AsyncSession, campaign_id: int, refusal: Callable[[Campaign], AppError]
+) -> Campaign:
+    """The campaign, locked, if it has not been sent yet (`SENDABLE`): see `lock_in`."""
+    return await lock_in(session, campaign_id, SENDABLE, refusal)
 
 
 def _not_changeable(error: type[Conflict]) -> Callable[[Campaign], AppError]:

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.errors import (
     CampaignNotCancellable,
-    CampaignNotFound,
     CampaignNotPausable,
     CampaignNotResumable,
     CampaignNotRetryable,
@@ -26,7 +25,7 @@ from campaign_dispatch.repositories import campaigns as campaigns_repo
 from campaign_dispatch.repositories import messages as messages_repo
 from campaign_dispatch.repositories.outbox import OutboxRepository
 from campaign_dispatch.schemas.campaign import CampaignDetail, RetryResponse
-from campaign_dispatch.services.campaigns import detail
+from campaign_dispatch.services.campaigns import detail, lock_in
 from campaign_dispatch.statuses import CANCELLABLE, RETRYABLE, CampaignStatus, MessageStatus
 
 OPERATOR_PAUSE = "paused by an operator"
@@ -39,13 +38,11 @@ async def _lock(
     refusal: type[Conflict],
     action: str,
 ) -> Campaign:
-    campaign = await campaigns_repo.lock(session, campaign_id)
-    if campaign is None:
-        raise CampaignNotFound(campaign_id)
-    if campaign.status not in allowed:
+    def refuse(campaign: Campaign) -> Conflict:
         names = " or ".join(allowed)
-        raise refusal(f"campaign {campaign_id} is {campaign.status}: only {names} can be {action}")
-    return campaign
+        return refusal(f"campaign {campaign_id} is {campaign.status}: only {names} can be {action}")
+
+    return await lock_in(session, campaign_id, allowed, refuse)
 
 
 async def pause(session: AsyncSession, campaign_id: int, reason: str | None) -> CampaignDetail:

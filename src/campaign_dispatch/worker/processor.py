@@ -46,7 +46,7 @@ class BatchProcessor:
     personalizer: Personalizer
     policy: RetryPolicy
     lease_seconds: float
-    auto_pause: AutoPause = AutoPause(rate=0.5, window=200)
+    auto_pause: AutoPause
     completion_interval: float = 0.25
     _templates: dict[int, CampaignTemplate] = field(default_factory=dict)
     _unchecked: set[int] = field(default_factory=set)
