@@ -30,6 +30,34 @@ class Settings(BaseSettings):
     mock_sender_failure_rate: float = Field(0.05, ge=0.0, le=1.0)
     mock_sender_latency_ms: int = Field(0, ge=0)
     mock_sender_seed: int | None = None
+    # The mock's delivery receipts, through the same ingest as a real provider's.
+    mock_delivery_rate: float = Field(0.95, ge=0.0, le=1.0)
+    mock_delivery_delay_ms: int = Field(1000, ge=0)
+
+    sms_provider: Literal["mock", "africastalking", "twilio", "webhook"] = "mock"
+    whatsapp_provider: Literal["mock", "whatsapp_cloud", "twilio", "webhook"] = "mock"
+    public_base_url: str = "http://127.0.0.1:8000"
+    provider_timeout_seconds: float = Field(10.0, gt=0)
+    # Provider throughput shared by every worker process (0: no limit); SMS counts segments.
+    sms_rate_per_second: float = Field(0, ge=0)
+    whatsapp_rate_per_second: float = Field(0, ge=0)
+    at_username: str | None = None
+    at_api_key: str | None = None
+    at_sender_id: str | None = None
+    at_base_url: str = "https://api.africastalking.com"
+    at_callback_token: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    whatsapp_token: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: str | None = None
+    whatsapp_verify_token: str | None = None
+    whatsapp_base_url: str = "https://graph.facebook.com/v21.0"
+    webhook_provider_url: str | None = None
+    webhook_provider_secret: str | None = None
 
     max_retries: int = Field(3, ge=0, le=20)
     retry_base_delay_ms: int = Field(1000, ge=1)
@@ -53,7 +81,27 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["console", "json"] = "console"
 
-    @field_validator("amqp_url", "api_keys", "allowed_hosts", "mock_sender_seed", mode="before")
+    @field_validator(
+        "amqp_url",
+        "api_keys",
+        "allowed_hosts",
+        "mock_sender_seed",
+        "at_username",
+        "at_api_key",
+        "at_sender_id",
+        "at_callback_token",
+        "twilio_account_sid",
+        "twilio_auth_token",
+        "twilio_from",
+        "twilio_messaging_service_sid",
+        "whatsapp_token",
+        "whatsapp_phone_number_id",
+        "whatsapp_app_secret",
+        "whatsapp_verify_token",
+        "webhook_provider_url",
+        "webhook_provider_secret",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

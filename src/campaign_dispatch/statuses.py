@@ -38,6 +38,30 @@ class AttemptOutcome(StrEnum):
     FAILED = "failed"  # failed; the message failed with it
 
 
+class DeliveryStatus(StrEnum):
+    """What the provider's delivery receipts said, in order: a later one never moves a
+    message back (`read` beats `delivered`, and either beats `undelivered`)."""
+
+    UNDELIVERED = "undelivered"
+    DELIVERED = "delivered"
+    READ = "read"
+
+
+DELIVERY_RANK = {DeliveryStatus.UNDELIVERED: 1, DeliveryStatus.DELIVERED: 2, DeliveryStatus.READ: 3}
+
+
+class ProviderOutcome(StrEnum):
+    """The class of a provider's answer to one send; each class has one behaviour, the
+    same for every provider (the worker's decisions)."""
+
+    ACCEPTED = "accepted"  # sent; its provider_message_id kept
+    RETRYABLE = "retryable"  # tried again after a backoff, counted toward MAX_RETRIES
+    THROTTLED = "throttled"  # tried again after Retry-After, not counted; the rate slows
+    TERMINAL = "terminal"  # failed at once
+    OPTED_OUT = "opted_out"  # failed at once; the recipient asked the provider to stop
+    ACCOUNT = "account"  # the campaign pauses; the message waits, no attempt counted
+
+
 class FailureCode(StrEnum):
     """Why an attempt failed, as its `error_code`. A terminal failure cannot get better by
     trying again; retry-failed leaves its messages failed."""
@@ -49,6 +73,10 @@ class FailureCode(StrEnum):
     CUSTOMER_NOT_FOUND = "CUSTOMER_NOT_FOUND"
     CAMPAIGN_NOT_FOUND = "CAMPAIGN_NOT_FOUND"
     LEASE_EXPIRED = "LEASE_EXPIRED"
+    PROVIDER_REJECTED = "PROVIDER_REJECTED"  # terminal: invalid number, template refused
+    PROVIDER_THROTTLED = "PROVIDER_THROTTLED"
+    PROVIDER_ACCOUNT = "PROVIDER_ACCOUNT"
+    OPTED_OUT = "OPTED_OUT"
 
 
 SENDABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
@@ -78,6 +106,8 @@ TERMINAL_FAILURES = (
     FailureCode.TEMPLATE_ERROR,
     FailureCode.CUSTOMER_NOT_FOUND,
     FailureCode.CAMPAIGN_NOT_FOUND,
+    FailureCode.PROVIDER_REJECTED,
+    FailureCode.OPTED_OUT,
 )
 """Failures that trying again cannot fix: retry-failed leaves their messages failed."""
 
