@@ -19,6 +19,11 @@ SEND_ATTEMPT_SECONDS = Histogram(
     "Duration of one provider send attempt",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+PROVIDER_OUTCOMES = Counter(
+    "campaign_provider_outcomes_total",
+    "Provider answers to send attempts, by provider and outcome class",
+    ["provider", "outcome"],
+)
 IN_FLIGHT = Gauge("campaign_messages_in_flight", "Messages being sent by this process")
 JOBS_PUBLISHED = Counter("campaign_jobs_published_total", "Jobs published by the outbox relay")
 

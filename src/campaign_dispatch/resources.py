@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from campaign_dispatch.config import Settings
 from campaign_dispatch.db import Database
 from campaign_dispatch.providers import MockSender, Sender
+from campaign_dispatch.providers.registry import build_senders
 from campaign_dispatch.queue import JobQueue, create_queue
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
 from campaign_dispatch.statuses import Channel
@@ -45,6 +46,7 @@ class Resources:
 
     @classmethod
     def create(cls, settings: Settings, sender: Sender | None = None) -> "Resources":
+        """`sender` stands in for the mock (tests hand in their own provider)."""
         database = Database.connect(settings.database_url)
         sender = sender or MockSender(
             settings.mock_sender_failure_rate,
@@ -56,9 +58,11 @@ class Resources:
             database=database,
             repositories=PipelineRepositories.for_dialect(database.dialect),
             queue=create_queue(settings),
-            senders=dict.fromkeys(Channel, sender),
+            senders=build_senders(settings, sender),
         )
 
     async def close(self) -> None:
         await self.queue.close()
+        for sender in {id(s): s for s in self.senders.values()}.values():
+            await sender.aclose()
         await self.database.dispose()

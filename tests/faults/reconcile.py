@@ -38,7 +38,7 @@ _EXAMPLES = 5
 class Calls:
     delivered: int = 0  # D: the mock delivered it
     repeated: int = 0  # P: accepted again, already delivered by this process's mock
-    failed: int = 0  # F: SendError
+    failed: int = 0  # F: a retryable answer
     other: int = 0  # X: raised something else, or cancelled
 
     @property

@@ -13,9 +13,10 @@ from sqlalchemy import func, insert, select, update
 from campaign_dispatch.background import Role
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import Campaign, CampaignMessageCount, MessageAttempt, OutboundMessage
-from campaign_dispatch.providers import MockSender, SendError
+from campaign_dispatch.providers import MockSender, SendRequest, SendResult
 from campaign_dispatch.repositories.messages import PARKED_AT
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
+from campaign_dispatch.statuses import ProviderOutcome
 from tests.api_helpers import assert_error
 from tests.pipeline_helpers import eventually, messages, send_to_new_customers
 
@@ -23,18 +24,24 @@ PIPELINE = {Role.RELAY, Role.WORKER}
 
 
 class GatedSender:
-    """Every call is recorded, then waits for the gate; `fail` ids raise SendError."""
+    """Every call is recorded, then waits for the gate; `fail` ids get a retryable refusal."""
 
     def __init__(self) -> None:
         self.calls: list[int] = []
         self.gate = asyncio.Event()
         self.fail: set[int] = set()
 
-    async def send(self, *, message_id: int, channel: str, phone: str, text: str) -> None:
-        self.calls.append(message_id)
+    name = "gated"
+
+    async def send(self, request: SendRequest) -> SendResult:
+        self.calls.append(request.message_id)
         await self.gate.wait()
-        if message_id in self.fail:
-            raise SendError("gated sender: rejected")
+        if request.message_id in self.fail:
+            return SendResult(ProviderOutcome.RETRYABLE, detail="gated sender: rejected")
+        return SendResult.accepted(f"gated-{request.message_id}")
+
+    async def aclose(self) -> None:
+        return None
 
 
 def narrow(runtime, **changes):

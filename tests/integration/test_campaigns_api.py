@@ -52,6 +52,8 @@ async def test_create_returns_201_location_and_a_draft(client):
         "sent": 0,
         "failed": 0,
         "cancelled": 0,
+        "delivered": 0,
+        "undelivered": 0,
     }
     created = datetime.fromisoformat(body["created_at"].removesuffix("Z")).replace(tzinfo=UTC)
     assert body["created_at"].endswith("Z")
@@ -243,6 +245,8 @@ async def test_stats_count_messages_by_status(client, runtime, make_campaign):
         "sent": 3,
         "failed": 1,
         "cancelled": 0,
+        "delivered": 0,
+        "undelivered": 0,
     }
     assert other_body["stats"] == {
         "total": 0,
@@ -251,6 +255,8 @@ async def test_stats_count_messages_by_status(client, runtime, make_campaign):
         "sent": 0,
         "failed": 0,
         "cancelled": 0,
+        "delivered": 0,
+        "undelivered": 0,
     }
 
 

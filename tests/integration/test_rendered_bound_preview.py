@@ -98,6 +98,8 @@ async def test_the_worker_fails_an_over_long_message_at_once(
         "sent": 1,
         "failed": 1,
         "cancelled": 0,
+        "delivered": 0,
+        "undelivered": 0,
     }
     rows = {m.customer_id: m for m in await messages(runtime, campaign["id"])}
     failed = rows[wordy["id"]]

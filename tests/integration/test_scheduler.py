@@ -89,6 +89,8 @@ async def test_running_roles_release_and_send_a_due_campaign(
         "sent": 3,
         "failed": 0,
         "cancelled": 0,
+        "delivered": 0,
+        "undelivered": 0,
     }
     rows = await messages(runtime, campaign_id)
     assert sorted(m.rendered_content for m in rows) == ["Hi N0", "Hi N1", "Hi N2"]

@@ -36,6 +36,8 @@ async def test_send_queues_one_pending_message_per_customer(
         "sent": 0,
         "failed": 0,
         "cancelled": 0,
+        "delivered": 0,
+        "undelivered": 0,
     }
 
 

@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from campaign_dispatch import cli
 from campaign_dispatch.background import BackgroundServices, Role
+from campaign_dispatch.providers import SendRequest, SendResult
 from tests.pipeline_helpers import eventually, messages, send_to_new_customers
 
 
@@ -28,12 +29,18 @@ def test_a_worker_process_whose_background_task_dies_exits_non_zero(settings, mo
 class HangingSender:
     """A provider call that never returns (until cancelled)."""
 
+    name = "hanging"
+
     def __init__(self) -> None:
         self.calls = 0
 
-    async def send(self, *, message_id: int, channel: str, phone: str, text: str) -> None:
+    async def send(self, request: SendRequest) -> SendResult:
         self.calls += 1
         await asyncio.sleep(3600)
+        raise AssertionError("never answers")
+
+    async def aclose(self) -> None:
+        return None
 
 
 async def test_stopping_a_worker_stuck_on_a_provider_releases_its_jobs_after_the_grace_period(

@@ -12,5 +12,7 @@ async def test_create_and_get_campaign(client, make_campaign):
         "sent": 0,
         "failed": 0,
         "cancelled": 0,
+        "delivered": 0,
+        "undelivered": 0,
     }
     assert body["created_at"].endswith("Z")

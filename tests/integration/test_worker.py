@@ -49,6 +49,8 @@ async def test_a_queued_job_ends_sent_with_rendered_content(
         "sent": 3,
         "failed": 0,
         "cancelled": 0,
+        "delivered": 0,
+        "undelivered": 0,
     }
     rows = await messages(runtime, campaign["id"])
     assert sorted(m.rendered_content for m in rows) == ["Hi Ann0!", "Hi Ann1!", "Hi Ann2!"]
@@ -85,13 +87,14 @@ async def test_a_flaky_message_is_retried_and_then_sent(
     client, runtime, make_customer, make_campaign
 ):
     class FailTwice(MockSender):
-        async def send(self, *, message_id, channel, phone, text):
+        async def send(self, request):
             if self.failures < 2:
                 self.failures += 1
-                from campaign_dispatch.providers import SendError
+                from campaign_dispatch.providers import SendResult
+                from campaign_dispatch.statuses import ProviderOutcome
 
-                raise SendError("mock provider: timeout")
-            await super().send(message_id=message_id, channel=channel, phone=phone, text=text)
+                return SendResult(ProviderOutcome.RETRYABLE, detail="timeout")
+            return await super().send(request)
 
     runtime.sender = FailTwice()
     await runtime.start(PIPELINE)

@@ -32,11 +32,11 @@ class OverlapSender(MockSender):
         self.now = 0
         self.most = 0
 
-    async def send(self, *, message_id, channel, phone, text):
+    async def send(self, request):
         self.now += 1
         self.most = max(self.most, self.now)
         try:
-            await super().send(message_id=message_id, channel=channel, phone=phone, text=text)
+            return await super().send(request)
         finally:
             self.now -= 1
 

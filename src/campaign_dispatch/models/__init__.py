@@ -7,7 +7,13 @@ from campaign_dispatch.models.campaign import (
 )
 from campaign_dispatch.models.customer import Customer
 from campaign_dispatch.models.idempotency import IdempotencyRecord
-from campaign_dispatch.models.message import MessageAttempt, OutboundMessage
+from campaign_dispatch.models.message import (
+    EarlyReceipt,
+    InboundMessage,
+    MessageAttempt,
+    OutboundMessage,
+    ProviderRate,
+)
 from campaign_dispatch.models.relay_batch import RelayBatch
 
 __all__ = [
@@ -17,8 +23,11 @@ __all__ = [
     "CampaignCount",
     "CampaignMessageCount",
     "Customer",
+    "EarlyReceipt",
     "IdempotencyRecord",
+    "InboundMessage",
     "MessageAttempt",
     "OutboundMessage",
+    "ProviderRate",
     "RelayBatch",
 ]

@@ -52,6 +52,9 @@ class Campaign(Timestamped, Base):
     # The automatic pause judges only attempts after this one (those since the last resume
     # or retry-failed, so that the failures that paused it do not pause it again at once).
     pause_window_after: Mapped[int | None] = mapped_column(IdType)
+    # WhatsApp: a pre-approved template ({name, language, body_params}) sent instead of
+    # free text; each body parameter is rendered like base_template.
+    whatsapp_template: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class CampaignAudience(Base):

@@ -1,8 +1,10 @@
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -15,12 +17,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models.base import Base, IdType, Timestamped
-from campaign_dispatch.statuses import FINAL, AttemptOutcome, MessageStatus, sql_list
+from campaign_dispatch.statuses import (
+    FINAL,
+    AttemptOutcome,
+    DeliveryStatus,
+    MessageStatus,
+    sql_list,
+)
 
 _PENDING = f"status = '{MessageStatus.PENDING}'"
 _UNPUBLISHED = text(f"{_PENDING} AND enqueued_at IS NULL")
 _PUBLISHED = text(f"{_PENDING} AND enqueued_at IS NOT NULL")
 _CLAIMED = text(f"status = '{MessageStatus.SENDING}'")
+_RECORDED = text("provider_message_id IS NOT NULL")
 _FINISHED = text(f"status IN ({sql_list(FINAL)})")
 
 
@@ -36,6 +45,15 @@ class OutboundMessage(Timestamped, Base):
         UniqueConstraint("campaign_id", "customer_id"),
         CheckConstraint(f"status IN ({sql_list(MessageStatus)})", name="status"),
         CheckConstraint("retry_count >= 0", name="retry_count"),
+        CheckConstraint(f"delivery_status IN ({sql_list(DeliveryStatus)})", name="delivery_status"),
+        # receipts find their message
+        Index(
+            "ix_outbound_messages_provider_message_id",
+            "provider",
+            "provider_message_id",
+            postgresql_where=_RECORDED,
+            sqlite_where=_RECORDED,
+        ),
         # stats per campaign (GROUP BY status), completion check, ?status= filter by id
         Index("ix_outbound_messages_campaign_status_id", "campaign_id", "status", "id"),
         # GET /campaigns/{id}/messages, newest first
@@ -88,6 +106,12 @@ class OutboundMessage(Timestamped, Base):
     available_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime())
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime())
+    # The adapter that sent it and the id it answered: receipts are matched on the pair.
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    # What the receipts said; it only moves forward (statuses.DELIVERY_RANK).
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime())
 
 
 class MessageAttempt(Base):
@@ -113,3 +137,61 @@ class MessageAttempt(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     provider_message_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class EarlyReceipt(Base):
+    """A receipt for a provider id no message has yet: the provider answered before our
+    commit of its id. Applied, then deleted, once the id is recorded (recovery's sweep)."""
+
+    __tablename__ = "early_receipts"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({sql_list(DeliveryStatus)})", name="status"),
+        Index("ix_early_receipts_provider_message_id", "provider", "provider_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime())
+    received_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class InboundMessage(Base):
+    """A message a customer sent us (a reply, STOP), stored once per provider id."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (
+        Index(
+            "ux_inbound_messages_provider_message_id",
+            "provider",
+            "provider_message_id",
+            unique=True,
+            postgresql_where=_RECORDED,
+            sqlite_where=_RECORDED,
+        ),
+        Index("ix_inbound_messages_from_number_id", "from_number", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    from_number: Mapped[str] = mapped_column(String(64))
+    to_number: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime())
+    raw: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class ProviderRate(Base):
+    """The shared rate limit of one channel (epoch seconds: the same arithmetic on both
+    databases). `next_slot` is when the next send may go; `slowdown` divides the rate
+    after a throttled answer at `slowed_at`, and wears off."""
+
+    __tablename__ = "provider_rates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float, server_default="0")
+    slowdown: Mapped[float] = mapped_column(Float, server_default="1")
+    slowed_at: Mapped[float] = mapped_column(Float, server_default="0")

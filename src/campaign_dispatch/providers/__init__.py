@@ -1,6 +1,11 @@
-"""The provider boundary: what the worker hands a message to."""
+"""The provider boundary: what the worker hands a message to, and what comes back."""
 
-from campaign_dispatch.providers.base import Sender, SendError
+from campaign_dispatch.providers.base import (
+    Sender,
+    SendRequest,
+    SendResult,
+    WhatsAppTemplateMessage,
+)
 from campaign_dispatch.providers.mock import MockSender
 
-__all__ = ["MockSender", "SendError", "Sender"]
+__all__ = ["MockSender", "SendRequest", "SendResult", "Sender", "WhatsAppTemplateMessage"]

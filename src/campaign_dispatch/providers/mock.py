@@ -4,22 +4,27 @@ import asyncio
 import random
 from collections import OrderedDict
 
-from campaign_dispatch.providers.base import SendError
+from campaign_dispatch.providers.base import SendRequest, SendResult
+from campaign_dispatch.statuses import ProviderOutcome
 
 _MOCK_ERRORS = (
-    "mock provider: timeout talking to carrier",
-    "mock provider: carrier rejected the message",
-    "mock provider: 503 service unavailable",
-    "mock provider: throttled by carrier",
+    "timeout talking to carrier",
+    "carrier rejected the message",
+    "503 service unavailable",
+    "carrier busy",
 )
 
 
 class MockSender:
-    """Fails with probability `failure_rate` after `latency_ms`; seedable for repeatable runs.
+    """Fails (retryable) with probability `failure_rate` after `latency_ms`; seedable for
+    repeatable runs.
 
     Like a real provider given an idempotency key, it accepts a message id once: a repeat
-    of an id it already delivered succeeds without delivering again (`duplicates` counts them).
+    of an id it already delivered is accepted without delivering again (`duplicates`
+    counts them) and answers the same provider id.
     """
+
+    name = "mock"
 
     def __init__(
         self,
@@ -37,16 +42,21 @@ class MockSender:
         self.duplicates = 0
         self.failures = 0
 
-    async def send(self, *, message_id: int, channel: str, phone: str, text: str) -> None:
+    async def send(self, request: SendRequest) -> SendResult:
         if self.latency:
             await asyncio.sleep(self.latency)
-        if message_id in self._delivered:
+        provider_id = f"mock-{request.message_id}"
+        if request.message_id in self._delivered:
             self.duplicates += 1
-            return
+            return SendResult.accepted(provider_id)
         if self.failure_rate and self._random.random() < self.failure_rate:
             self.failures += 1
-            raise SendError(self._random.choice(_MOCK_ERRORS))
-        self._delivered[message_id] = None
+            return SendResult(ProviderOutcome.RETRYABLE, detail=self._random.choice(_MOCK_ERRORS))
+        self._delivered[request.message_id] = None
         if len(self._delivered) > self._memory:
             self._delivered.popitem(last=False)
         self.delivered += 1
+        return SendResult.accepted(provider_id)
+
+    async def aclose(self) -> None:
+        return None

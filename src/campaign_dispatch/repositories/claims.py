@@ -11,10 +11,10 @@ it sees the new status. A job of a paused campaign claims nothing and is acknowl
 message stays `pending` and is published again on resume.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import exists, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +52,7 @@ class Claim:
 class CampaignTemplate:
     template: str
     channel: Channel
+    whatsapp_template: Mapping[str, Any] | None = None  # {name, language, body_params}
 
 
 class ClaimRepository:
@@ -100,11 +101,13 @@ class ClaimRepository:
         self, session: AsyncSession, campaign_ids: Sequence[int]
     ) -> dict[int, CampaignTemplate]:
         rows = await session.execute(
-            select(Campaign.id, Campaign.base_template, Campaign.channel).where(
-                Campaign.id.in_(campaign_ids)
-            )
+            select(
+                Campaign.id, Campaign.base_template, Campaign.channel, Campaign.whatsapp_template
+            ).where(Campaign.id.in_(campaign_ids))
         )
-        return {cid: CampaignTemplate(t, Channel(channel)) for cid, t, channel in rows.all()}
+        return {
+            cid: CampaignTemplate(t, Channel(channel), wa) for cid, t, channel, wa in rows.all()
+        }
 
 
 _CUSTOMER_COLUMNS = ", ".join(f"c.{name}" for name in CUSTOMER_FIELDS)

@@ -1,14 +1,25 @@
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import CampaignAudience, Customer, MessageAttempt, OutboundMessage
 from campaign_dispatch.models.base import MAX_ID
 from campaign_dispatch.repositories.id_lists import id_table
 from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
-from campaign_dispatch.statuses import TERMINAL_FAILURES, UNFINISHED, MessageStatus
+from campaign_dispatch.statuses import TERMINAL_FAILURES, UNFINISHED, FailureCode, MessageStatus
 
 M = OutboundMessage
 
@@ -106,13 +117,19 @@ async def park_pending(session: AsyncSession, campaign_id: int) -> int:
     return _count(result)
 
 
-async def republish_pending(session: AsyncSession, campaign_id: int) -> int:
+async def republish_pending(session: AsyncSession, campaign_id: int, now: datetime) -> int:
     """Every pending message of a resumed campaign, for the relay to publish once more:
-    its jobs that arrived while it was paused were acknowledged unsent."""
+    its jobs that arrived while it was paused were acknowledged unsent. Those held back
+    by the provider account's refusal go now (also those recorded after the pause, not
+    parked); a retry keeps its backoff."""
+    held = M.error_code == FailureCode.PROVIDER_ACCOUNT
     result = await session.execute(
         update(M)
-        .where(_of(campaign_id, MessageStatus.PENDING), M.enqueued_at.is_not(None))
-        .values(enqueued_at=None)
+        .where(_of(campaign_id, MessageStatus.PENDING), or_(M.enqueued_at.is_not(None), held))
+        .values(
+            enqueued_at=None,
+            available_at=case((held, now), else_=M.available_at),
+        )
     )
     return _count(result)
 

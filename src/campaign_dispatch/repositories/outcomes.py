@@ -7,7 +7,7 @@ A retry's due time is `retry_in` seconds from now by the database's clock on Pos
 relays that publish it agree on when it is due whatever the workers' clocks say.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -39,10 +39,27 @@ class Outcome:
     error: str | None = None
     retry_in: float | None = None
     error_code: FailureCode | None = None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    counted: bool = True
+    """False: no attempt is recorded and the attempt number stays (an account error,
+    which says nothing about the message)."""
+    free: bool = False
+    """A new attempt that does not count toward MAX_RETRIES (a throttled answer)."""
 
 
 _HAS_UNFINISHED = exists().where(M.campaign_id == Campaign.id, M.status.in_(UNFINISHED))
 """The campaign (correlated) has a message that may still be attempted."""
+
+
+async def _park(session: AsyncSession, campaign_ids: Sequence[int]) -> None:
+    """Park paused campaigns' pending messages as a manual pause does (messages.park_pending)."""
+    if campaign_ids:
+        await session.execute(
+            update(M)
+            .where(M.campaign_id.in_(campaign_ids), M.status == MessageStatus.PENDING)
+            .values(enqueued_at=PARKED_AT)
+        )
 
 
 def attempt_outcome(status: MessageStatus) -> AttemptOutcome:
@@ -83,12 +100,15 @@ class OutcomeRepository:
             "lease_expires_at": None,
             "updated_at": now,
             "rendered_content": bindparam("b_text"),
+            "provider": func.coalesce(bindparam("b_provider"), table.c.provider),
+            "provider_message_id": func.coalesce(bindparam("b_pmid"), table.c.provider_message_id),
         }
         kinds: dict[MessageStatus, dict[str, Any]] = {
             MessageStatus.SENT: {"status": MessageStatus.SENT},
             MessageStatus.PENDING: {
                 "status": MessageStatus.PENDING,
-                "retry_count": table.c.retry_count + 1,
+                "retry_count": table.c.retry_count + bindparam("b_counted"),
+                "series_start": table.c.series_start + bindparam("b_free"),
                 "last_error": bindparam("b_error"),
                 "error_code": bindparam("b_code"),
                 "available_at": bindparam("b_at"),
@@ -108,13 +128,17 @@ class OutcomeRepository:
                     "b_error": o.error,
                     "b_code": o.error_code,
                     "b_at": None if o.retry_in is None else now + timedelta(seconds=o.retry_in),
+                    "b_provider": o.provider,
+                    "b_pmid": o.provider_message_id,
+                    "b_counted": int(o.counted),
+                    "b_free": int(o.free),
                 }
                 for o, _ in current
                 if o.status == status
             ]
             if rows:
                 await session.execute(update(table).where(where).values(**values, **common), rows)
-        if current:
+        if any(o.counted for o, _ in current):
             await session.execute(
                 insert(MessageAttempt),
                 [
@@ -126,8 +150,10 @@ class OutcomeRepository:
                         "outcome": attempt_outcome(o.status),
                         "error_code": o.error_code,
                         "error": o.error,
+                        "provider_message_id": o.provider_message_id,
                     }
                     for o, campaign_id in current
+                    if o.counted
                 ],
             )
 
@@ -186,12 +212,33 @@ class OutcomeRepository:
             .returning(Campaign.id)
         )
         paused = list(result.scalars().all())
-        if paused:  # parked as a manual pause parks them (messages.park_pending)
-            await session.execute(
-                update(M)
-                .where(M.campaign_id.in_(paused), M.status == MessageStatus.PENDING)
-                .values(enqueued_at=PARKED_AT)
+        await _park(session, paused)
+        return paused
+
+    async def pause_for_account(
+        self, session: AsyncSession, errors: Mapping[int, str], now: datetime
+    ) -> list[int]:
+        """sending → paused for each campaign whose provider account refused a send
+        (credentials, balance, a suspended sender): every other message would be refused
+        too. The reason says what the provider said; resume once it is fixed."""
+        paused: list[int] = []
+        for campaign_id, error in sorted(errors.items()):
+            result = await session.execute(
+                update(Campaign)
+                .where(
+                    Campaign.id == campaign_id,
+                    Campaign.status == CampaignStatus.SENDING,
+                    _HAS_UNFINISHED,
+                )
+                .values(
+                    status=CampaignStatus.PAUSED,
+                    pause_reason=f"automatic: the provider account refused a send: {error}"[:500],
+                    updated_at=now,
+                )
+                .returning(Campaign.id)
             )
+            paused += result.scalars().all()
+        await _park(session, paused)
         return paused
 
     async def complete_campaigns(
@@ -229,8 +276,9 @@ _PG_RECORD = text(
         SELECT * FROM unnest(
             CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[]), CAST(:statuses AS VARCHAR[]),
             CAST(:rendered AS TEXT[]), CAST(:errors AS TEXT[]), CAST(:codes AS VARCHAR[]),
-            CAST(:retry_ins AS DOUBLE PRECISION[])
-        ) AS v(id, attempt, status, rendered, error, code, retry_in)
+            CAST(:retry_ins AS DOUBLE PRECISION[]), CAST(:providers AS VARCHAR[]),
+            CAST(:pmids AS VARCHAR[]), CAST(:counted AS INTEGER[]), CAST(:free AS INTEGER[])
+        ) AS v(id, attempt, status, rendered, error, code, retry_in, provider, pmid, counted, free)
     ), targets AS MATERIALIZED (
         -- a lookup per key (repositories/claims.py says why)
         SELECT v.*,
@@ -243,7 +291,8 @@ _PG_RECORD = text(
         )
         FOR SHARE OF campaigns
     ), w AS (
-        SELECT t.id, t.attempt, t.rendered, t.error, t.code, t.retry_in,
+        SELECT t.id, t.attempt, t.rendered, t.error, t.code, t.retry_in, t.provider, t.pmid,
+            t.counted, t.free,
             CASE WHEN t.status = :retry_status AND r.status = :cancelled_campaign
                 THEN :failed_status ELSE t.status END AS status
         FROM targets AS t LEFT JOIN retrying AS r ON r.id = t.campaign_id
@@ -253,7 +302,12 @@ _PG_RECORD = text(
             rendered_content = w.rendered,
             last_error = CASE WHEN w.status = :sent_status THEN m.last_error ELSE w.error END,
             error_code = CASE WHEN w.status = :sent_status THEN m.error_code ELSE w.code END,
-            retry_count = m.retry_count + CASE WHEN w.status = :retry_status THEN 1 ELSE 0 END,
+            retry_count = m.retry_count
+                + CASE WHEN w.status = :retry_status THEN w.counted ELSE 0 END,
+            series_start = m.series_start
+                + CASE WHEN w.status = :retry_status THEN w.free ELSE 0 END,
+            provider = COALESCE(w.provider, m.provider),
+            provider_message_id = COALESCE(w.pmid, m.provider_message_id),
             available_at = CASE WHEN w.status = :retry_status
                 THEN timezone('UTC', now()) + make_interval(secs => w.retry_in)
                 ELSE m.available_at END,
@@ -262,14 +316,15 @@ _PG_RECORD = text(
             updated_at = :now
         FROM w
         WHERE m.id = w.id AND m.status = :claimed_status AND m.retry_count = w.attempt
-        RETURNING m.id, m.campaign_id, w.attempt, w.status, w.code, w.error
+        RETURNING m.id, m.campaign_id, w.attempt, w.status, w.code, w.error, w.pmid, w.counted
     )
-    INSERT INTO message_attempts (message_id, campaign_id, attempt, at, outcome, error_code, error)
+    INSERT INTO message_attempts
+        (message_id, campaign_id, attempt, at, outcome, error_code, error, provider_message_id)
     SELECT id, campaign_id, attempt + 1, :now,
         CASE status WHEN :sent_status THEN :outcome_sent WHEN :retry_status THEN :outcome_retry
             ELSE :outcome_failed END,
-        code, error
-    FROM recorded
+        code, error, pmid
+    FROM recorded WHERE counted = 1
     """
 )
 
@@ -290,6 +345,10 @@ class PostgresOutcomeRepository(OutcomeRepository):
                 "errors": [o.error for o in outcomes],
                 "codes": [o.error_code for o in outcomes],
                 "retry_ins": [o.retry_in for o in outcomes],
+                "providers": [o.provider for o in outcomes],
+                "pmids": [o.provider_message_id for o in outcomes],
+                "counted": [int(o.counted) for o in outcomes],
+                "free": [int(o.free) for o in outcomes],
                 "now": now,
                 "sent_status": MessageStatus.SENT.value,
                 "retry_status": MessageStatus.PENDING.value,

@@ -11,6 +11,7 @@ from campaign_dispatch.statuses import (
     AttemptOutcome,
     CampaignStatus,
     Channel,
+    DeliveryStatus,
     FailureCode,
     MessageStatus,
 )
@@ -122,6 +123,8 @@ class CampaignStats(ReadModel):
     sent: int = 0
     failed: int = 0
     cancelled: int = 0
+    delivered: int = Field(default=0, description="Receipts said delivered (or read)")
+    undelivered: int = Field(default=0, description="Receipts said not delivered")
 
 
 class CampaignDetail(CampaignSummary):
@@ -188,6 +191,12 @@ class MessageRead(ReadModel):
     retry_count: int
     last_error: str | None
     error_code: FailureCode | None = Field(description="Why it failed, when it did")
+    provider: str | None = Field(description="The provider adapter that took it")
+    provider_message_id: str | None = Field(description="The provider's id for it")
+    delivery_status: DeliveryStatus | None = Field(
+        description="What the provider's delivery receipts said (never moves back)"
+    )
+    delivered_at: UtcDateTime | None
     created_at: UtcDateTime
     updated_at: UtcDateTime
 

@@ -30,7 +30,15 @@ from campaign_dispatch.schemas.common import Page
 from campaign_dispatch.services.customers import require_existing
 from campaign_dispatch.services.paging import paged
 from campaign_dispatch.services.templates import check_template
-from campaign_dispatch.statuses import SENDABLE, CampaignStatus, Channel, MessageStatus
+from campaign_dispatch.statuses import (
+    SENDABLE,
+    CampaignStatus,
+    Channel,
+    DeliveryStatus,
+    MessageStatus,
+)
+
+_MESSAGE_STATUSES = frozenset(MessageStatus)
 
 
 async def _get(session: AsyncSession, campaign_id: int) -> Campaign:
@@ -147,7 +155,14 @@ async def delete(session: AsyncSession, campaign_id: int) -> None:
 async def detail(session: AsyncSession, campaign_id: int) -> CampaignDetail:
     campaign = await _get(session, campaign_id)
     counts = await repo.message_stats(session, campaign_id)
-    stats = CampaignStats(total=sum(counts.values()), **counts)
+    # One table counts both: messages per status, and per delivery status.
+    by_status = {key: n for key, n in counts.items() if key in _MESSAGE_STATUSES}
+    stats = CampaignStats(
+        total=sum(by_status.values()),
+        delivered=counts.get(DeliveryStatus.DELIVERED, 0) + counts.get(DeliveryStatus.READ, 0),
+        undelivered=counts.get(DeliveryStatus.UNDELIVERED, 0),
+        **by_status,
+    )
     return CampaignDetail.model_validate(
         {
             **{

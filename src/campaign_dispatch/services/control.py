@@ -69,7 +69,7 @@ async def resume(
     campaign = await _lock(
         session, campaign_id, (CampaignStatus.PAUSED,), CampaignNotResumable, "resumed"
     )
-    if await messages_repo.republish_pending(session, campaign_id) or (
+    if await messages_repo.republish_pending(session, campaign_id, utcnow()) or (
         await messages_repo.has_unfinished(session, campaign_id)
     ):
         _reopen(campaign, await messages_repo.latest_attempt_id(session, campaign_id))

@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 
 from campaign_dispatch.queue import Job
 from campaign_dispatch.repositories.outcomes import Outcome
-from campaign_dispatch.statuses import FailureCode, MessageStatus
+from campaign_dispatch.statuses import FailureCode, MessageStatus, ProviderOutcome
+
+ACCOUNT_HOLD_SECONDS = 30.0
+"""A message held by an account error waits this long before it could go again: its
+campaign is paused first (which parks it); should the pause never commit (the worker
+died), the message is tried again and pauses the campaign then."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,10 @@ class AttemptResult:
     lease_expiries: int = 0  # the message's claims that ran out before this attempt
     error_code: FailureCode | None = None
     series_start: int = 0  # the attempt its series began at (retry-failed starts another)
+    outcome: ProviderOutcome | None = None  # the provider's answer, when one was asked
+    provider: str | None = None
+    provider_message_id: str | None = None
+    retry_after: float | None = None  # throttled: what the provider asked for
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,9 @@ class Decisions:
     """Campaigns that had a message reach a final status: check them for completion."""
     failing_campaigns: set[int] = field(default_factory=set)
     """Campaigns that had an attempt fail: check them for the automatic pause."""
+    account_errors: dict[int, str] = field(default_factory=dict)
+    """Campaigns whose provider account refused a send, with what it said: pause them."""
+    throttled: int = 0
 
     @property
     def sent(self) -> int:
@@ -83,30 +95,67 @@ class Decisions:
 
 
 def decide(results: Sequence[AttemptResult], policy: RetryPolicy) -> Decisions:
-    """sent; or pending again after a backoff while retries remain and the error may pass;
-    or failed for good, with a copy for the dead-letter queue."""
+    """Each provider outcome class has one behaviour, the same for every provider:
+    accepted: sent. Retryable: pending again after a backoff while the series has retries
+    left, else failed for good with a copy for the dead-letter queue. Throttled: pending
+    again after the provider's Retry-After (or the backoff), a new attempt that does not
+    count toward MAX_RETRIES. Terminal and opted out: failed at once. Account: pending
+    again with no attempt counted, and the campaign pauses."""
     decisions = Decisions()
     for r in results:
-        if r.error is None:
-            status, retry_in = MessageStatus.SENT, None
-        elif r.retryable and r.attempt - r.series_start < policy.retries_allowed(r.lease_expiries):
-            retry_number = r.attempt + 1
-            delay = policy.delay_seconds(retry_number)
-            status, retry_in = MessageStatus.PENDING, delay
-            decisions.retries.append(Retry(Job(r.message_id, retry_number), delay))
-        else:
-            status, retry_in = MessageStatus.FAILED, None
-            reason = (
-                f"failed after {r.attempt - r.series_start} retries: {r.error}"
-                if r.retryable
-                else f"failed (not retryable): {r.error}"
-            )
-            decisions.dead_letters.append(DeadLetter(Job(r.message_id, r.attempt), reason))
-        decisions.outcomes.append(
-            Outcome(r.message_id, r.attempt, status, r.rendered, r.error, retry_in, r.error_code)
-        )
-        if status != MessageStatus.PENDING:
+        outcome = _outcome(r, policy, decisions)
+        decisions.outcomes.append(outcome)
+        if outcome.status != MessageStatus.PENDING:
             decisions.finished_campaigns.add(r.campaign_id)
-        if r.error is not None:
+        if r.error is not None and r.outcome not in (
+            ProviderOutcome.THROTTLED,
+            ProviderOutcome.ACCOUNT,
+        ):
             decisions.failing_campaigns.add(r.campaign_id)
     return decisions
+
+
+def _outcome(r: AttemptResult, policy: RetryPolicy, decisions: Decisions) -> Outcome:
+    def outcome(
+        status: MessageStatus,
+        retry_in: float | None = None,
+        counted: bool = True,
+        free: bool = False,
+    ) -> Outcome:
+        return Outcome(
+            r.message_id,
+            r.attempt,
+            status,
+            r.rendered,
+            r.error,
+            retry_in,
+            r.error_code,
+            provider=r.provider,
+            provider_message_id=r.provider_message_id,
+            counted=counted,
+            free=free,
+        )
+
+    if r.error is None:
+        return outcome(MessageStatus.SENT)
+    if r.outcome == ProviderOutcome.ACCOUNT:
+        decisions.account_errors.setdefault(r.campaign_id, r.error)
+        return outcome(MessageStatus.PENDING, ACCOUNT_HOLD_SECONDS, counted=False)
+    if r.outcome == ProviderOutcome.THROTTLED:
+        decisions.throttled += 1
+        delay = r.retry_after or policy.delay_seconds(1)
+        decisions.retries.append(Retry(Job(r.message_id, r.attempt + 1), delay))
+        return outcome(MessageStatus.PENDING, delay, free=True)
+    used = r.attempt - r.series_start
+    if r.retryable and used < policy.retries_allowed(r.lease_expiries):
+        retry_number = r.attempt + 1
+        delay = policy.delay_seconds(used + 1)
+        decisions.retries.append(Retry(Job(r.message_id, retry_number), delay))
+        return outcome(MessageStatus.PENDING, delay)
+    reason = (
+        f"failed after {used} retries: {r.error}"
+        if r.retryable
+        else f"failed (not retryable): {r.error}"
+    )
+    decisions.dead_letters.append(DeadLetter(Job(r.message_id, r.attempt), reason))
+    return outcome(MessageStatus.FAILED)

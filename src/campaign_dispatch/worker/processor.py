@@ -16,17 +16,30 @@ import structlog
 from campaign_dispatch import metrics
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.db import Database
-from campaign_dispatch.providers import Sender, SendError
+from campaign_dispatch.providers import (
+    Sender,
+    SendRequest,
+    SendResult,
+    WhatsAppTemplateMessage,
+)
 from campaign_dispatch.queue import Delivery, Job, JobQueue, QueueUnavailable
 from campaign_dispatch.repositories.claims import CampaignTemplate, Claim
 from campaign_dispatch.repositories.outbox import DueMessage
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
-from campaign_dispatch.statuses import Channel
+from campaign_dispatch.statuses import Channel, ProviderOutcome
 from campaign_dispatch.statuses import FailureCode as Code
 from campaign_dispatch.templating import Personalizer, TemplateError
 from campaign_dispatch.worker.decisions import AttemptResult, Decisions, RetryPolicy, decide
 
 log = structlog.get_logger(__name__)
+
+_FAILURES = {  # each refusing class: its error code, and whether trying again may help
+    ProviderOutcome.RETRYABLE: (Code.PROVIDER_ERROR, True),
+    ProviderOutcome.THROTTLED: (Code.PROVIDER_THROTTLED, True),
+    ProviderOutcome.TERMINAL: (Code.PROVIDER_REJECTED, False),
+    ProviderOutcome.OPTED_OUT: (Code.OPTED_OUT, False),
+    ProviderOutcome.ACCOUNT: (Code.PROVIDER_ACCOUNT, True),
+}
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,8 @@ class BatchProcessor:
             error: str | None,
             code: Code | None = None,
             retryable: bool = True,
+            answer: SendResult | None = None,
+            provider: str | None = None,
         ) -> AttemptResult:
             return AttemptResult(
                 claim.message_id,
@@ -132,6 +147,10 @@ class BatchProcessor:
                 claim.lease_expiries,
                 code,
                 claim.series_start,
+                outcome=None if answer is None else answer.outcome,
+                provider=provider,
+                provider_message_id=None if answer is None else answer.provider_message_id,
+                retry_after=None if answer is None else answer.retry_after,
             )
 
         campaign = templates.get(claim.campaign_id)
@@ -139,6 +158,7 @@ class BatchProcessor:
             return result(None, "campaign not found", Code.CAMPAIGN_NOT_FOUND, retryable=False)
         if claim.customer is None:
             return result(None, "customer not found", Code.CUSTOMER_NOT_FOUND, retryable=False)
+        sender = self.senders[campaign.channel]
         # Rendering and sending share one deadline well inside the lease: a slow
         # personalizer or provider cannot outlive the claim.
         timeout = self.lease_seconds / 2
@@ -150,6 +170,7 @@ class BatchProcessor:
                         rendered = await self.personalizer.personalize(
                             campaign.template, claim.customer, channel=campaign.channel
                         )
+                        template = await self._whatsapp_template(campaign, claim)
                     except TemplateError as exc:  # cannot get better by retrying
                         return result(
                             None, f"template error: {exc}", Code.TEMPLATE_ERROR, retryable=False
@@ -161,24 +182,48 @@ class BatchProcessor:
                         return result(
                             None, f"personalization failed: {exc!r}", Code.PERSONALIZATION_FAILED
                         )
-                    await self.senders[campaign.channel].send(
-                        message_id=claim.message_id,
-                        channel=campaign.channel,
-                        phone=str(claim.customer["phone"]),
-                        text=rendered,
+                    answer = await sender.send(
+                        SendRequest(
+                            claim.message_id,
+                            campaign.channel,
+                            str(claim.customer["phone"]),
+                            rendered,
+                            template,
+                        )
                     )
-            except SendError as exc:
-                return result(rendered, str(exc) or type(exc).__name__, Code.PROVIDER_ERROR)
             except TimeoutError:
                 if rendered is None:
                     error = f"personalizer timed out after {timeout:g}s"
                     return result(None, error, Code.PERSONALIZATION_FAILED)
                 error = f"provider timed out after {timeout:g}s"
-                return result(rendered, error, Code.PROVIDER_TIMEOUT)
+                return result(rendered, error, Code.PROVIDER_TIMEOUT, provider=sender.name)
             except Exception as exc:
                 log.exception("sender raised unexpectedly", message_id=claim.message_id)
-                return result(rendered, f"unexpected sender error: {exc!r}", Code.PROVIDER_ERROR)
-        return result(rendered, None)
+                error = f"unexpected sender error: {exc!r}"
+                return result(rendered, error, Code.PROVIDER_ERROR, provider=sender.name)
+        metrics.PROVIDER_OUTCOMES.labels(sender.name, answer.outcome).inc()
+        if answer.outcome == ProviderOutcome.ACCEPTED:
+            return result(rendered, None, answer=answer, provider=sender.name)
+        code, retryable = _FAILURES[answer.outcome]
+        said = " ".join(part for part in (answer.code, answer.detail) if part) or "no detail"
+        error = f"{sender.name} provider: {said}"
+        return result(rendered, error, code, retryable, answer, sender.name)
+
+    async def _whatsapp_template(
+        self, campaign: CampaignTemplate, claim: Claim
+    ) -> WhatsAppTemplateMessage | None:
+        """The campaign's WhatsApp template with each body parameter rendered for the
+        customer, as base_template is."""
+        spec = campaign.whatsapp_template
+        if campaign.channel != Channel.WHATSAPP or not spec or claim.customer is None:
+            return None
+        params = [
+            await self.personalizer.personalize(
+                str(param), claim.customer, channel=campaign.channel
+            )
+            for param in spec.get("body_params") or ()
+        ]
+        return WhatsAppTemplateMessage(str(spec["name"]), str(spec["language"]), tuple(params))
 
     async def _apply(self, decisions: Decisions) -> None:
         async with self.database.statement_sessions.begin() as session:
@@ -190,6 +235,17 @@ class BatchProcessor:
         for letter in decisions.dead_letters:
             await self._dead_letter(letter.job.encode(), letter.reason)
         self._unchecked |= decisions.finished_campaigns
+        if decisions.account_errors:
+            async with self.database.statement_sessions.begin() as session:
+                paused = await self.repositories.outcomes.pause_for_account(
+                    session, decisions.account_errors, utcnow()
+                )
+            for campaign_id in paused:
+                log.warning(
+                    "campaign paused: provider account error",
+                    campaign_id=campaign_id,
+                    error=decisions.account_errors[campaign_id],
+                )
         # Last: its round trip must not delay the retries and dead-letter copies above.
         if decisions.failing_campaigns and self.auto_pause.rate < 1:
             async with self.database.statement_sessions.begin() as session:

@@ -6,7 +6,7 @@ what the provider was asked and what it took. Nothing under src/ changes.
 
 Outcomes, read from the mock's own counters: `D` delivered, `P` a repeat the mock had
 already delivered (accepted without a second delivery), `F` a failed attempt
-(SendError), `X` the call raised anything else or was cancelled. Each line is one
+(a retryable answer), `X` the call raised anything else or was cancelled. Each line is one
 unbuffered write(2) on an O_APPEND descriptor, made right after the mock decided (with
 no await in between): a line that was written survives a SIGKILL of the process.
 """
@@ -19,7 +19,6 @@ _DIRECTORY = os.environ.get("FAULTS_SEND_LOG_DIR")
 def _install(directory: str) -> None:
     from typing import Any
 
-    from campaign_dispatch.providers import SendError
     from campaign_dispatch.providers.mock import MockSender
 
     original = MockSender.send
@@ -31,17 +30,18 @@ def _install(directory: str) -> None:
             descriptor.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644))
         os.write(descriptor[0], f"{message_id} {outcome}\n".encode())
 
-    async def send(self: MockSender, **call: Any) -> None:
+    async def send(self: MockSender, request: Any) -> Any:
         delivered = self.delivered
         try:
-            await original(self, **call)
-        except SendError:
-            record(call["message_id"], "F")
-            raise
+            answer = await original(self, request)
         except BaseException:
-            record(call["message_id"], "X")
+            record(request.message_id, "X")
             raise
-        record(call["message_id"], "D" if self.delivered > delivered else "P")
+        if answer.provider_message_id is None:
+            record(request.message_id, "F")
+        else:
+            record(request.message_id, "D" if self.delivered > delivered else "P")
+        return answer
 
     MockSender.send = send  # type: ignore[method-assign]
 

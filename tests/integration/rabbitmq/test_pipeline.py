@@ -48,6 +48,8 @@ async def test_send_to_sent_through_rabbitmq(api, rabbit_settings, publisher):
             "sent": 50,
             "failed": 0,
             "cancelled": 0,
+            "delivered": 0,
+            "undelivered": 0,
         }
         rows = await messages(api_runtime, campaign_id)
         assert sorted(m.rendered_content for m in rows) == sorted(f"Hi N{i}!" for i in range(50))
@@ -190,6 +192,8 @@ async def test_a_killed_worker_loses_nothing_and_records_nothing_twice(api, rabb
             "sent": 300,
             "failed": 0,
             "cancelled": 0,
+            "delivered": 0,
+            "undelivered": 0,
         }
         rows = await messages(api_runtime, campaign_id)
         assert len(rows) == 300 and len({m.customer_id for m in rows}) == 300

@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from campaign_dispatch.providers import MockSender
+from campaign_dispatch.providers import MockSender, SendRequest, SendResult
 from campaign_dispatch.statuses import MessageStatus
 from tests.pipeline_helpers import eventually, messages
 from tests.rabbitmq_helpers import create_and_send, start_worker
@@ -28,12 +28,12 @@ class OneHangs(MockSender):
         self.hung: int | None = None
         self.release = asyncio.Event()
 
-    async def send(self, *, message_id: int, channel: str, phone: str, text: str) -> None:
+    async def send(self, request: SendRequest) -> SendResult:
         if self.hung is None:
-            self.hung = message_id
-        if message_id == self.hung:
+            self.hung = request.message_id
+        if request.message_id == self.hung:
             await self.release.wait()
-        await super().send(message_id=message_id, channel=channel, phone=phone, text=text)
+        return await super().send(request)
 
 
 async def test_a_hung_provider_call_does_not_stall_the_other_lanes(api, rabbit_settings):

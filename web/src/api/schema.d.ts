@@ -526,6 +526,18 @@ export interface components {
              * @default 0
              */
             cancelled: number;
+            /**
+             * Delivered
+             * @description Receipts said delivered (or read)
+             * @default 0
+             */
+            delivered: number;
+            /**
+             * Undelivered
+             * @description Receipts said not delivered
+             * @default 0
+             */
+            undelivered: number;
         };
         /**
          * CampaignStatus
@@ -617,6 +629,13 @@ export interface components {
             /** Created At */
             created_at: string;
         };
+        /**
+         * DeliveryStatus
+         * @description What the provider's delivery receipts said, in order: a later one never moves a
+         *     message back (`read` beats `delivered`, and either beats `undelivered`).
+         * @enum {string}
+         */
+        DeliveryStatus: "undelivered" | "delivered" | "read";
         /** ErrorBody */
         ErrorBody: {
             code: components["schemas"]["ErrorCode"];
@@ -647,7 +666,7 @@ export interface components {
          *     trying again; retry-failed leaves its messages failed.
          * @enum {string}
          */
-        FailureCode: "PROVIDER_ERROR" | "PROVIDER_TIMEOUT" | "PERSONALIZATION_FAILED" | "TEMPLATE_ERROR" | "CUSTOMER_NOT_FOUND" | "CAMPAIGN_NOT_FOUND" | "LEASE_EXPIRED";
+        FailureCode: "PROVIDER_ERROR" | "PROVIDER_TIMEOUT" | "PERSONALIZATION_FAILED" | "TEMPLATE_ERROR" | "CUSTOMER_NOT_FOUND" | "CAMPAIGN_NOT_FOUND" | "LEASE_EXPIRED" | "PROVIDER_REJECTED" | "PROVIDER_THROTTLED" | "PROVIDER_ACCOUNT" | "OPTED_OUT";
         /** Health */
         Health: {
             /**
@@ -680,6 +699,20 @@ export interface components {
             last_error: string | null;
             /** @description Why it failed, when it did */
             error_code: components["schemas"]["FailureCode"] | null;
+            /**
+             * Provider
+             * @description The provider adapter that took it
+             */
+            provider: string | null;
+            /**
+             * Provider Message Id
+             * @description The provider's id for it
+             */
+            provider_message_id: string | null;
+            /** @description What the provider's delivery receipts said (never moves back) */
+            delivery_status: components["schemas"]["DeliveryStatus"] | null;
+            /** Delivered At */
+            delivered_at: string | null;
             /** Created At */
             created_at: string;
             /** Updated At */
@@ -707,6 +740,20 @@ export interface components {
             last_error: string | null;
             /** @description Why it failed, when it did */
             error_code: components["schemas"]["FailureCode"] | null;
+            /**
+             * Provider
+             * @description The provider adapter that took it
+             */
+            provider: string | null;
+            /**
+             * Provider Message Id
+             * @description The provider's id for it
+             */
+            provider_message_id: string | null;
+            /** @description What the provider's delivery receipts said (never moves back) */
+            delivery_status: components["schemas"]["DeliveryStatus"] | null;
+            /** Delivered At */
+            delivered_at: string | null;
             /** Created At */
             created_at: string;
             /** Updated At */
