@@ -377,7 +377,16 @@ async def test_send_dialog_sends_and_progress_reaches_sent(
     await screenshot(page, "desktop-10-detail-sent")
 
     stats = (await api.get(f"/campaigns/{campaign_id}")).json()["stats"]
-    assert stats == {"total": 3, "pending": 0, "sending": 0, "sent": 3, "failed": 0, "cancelled": 0}
+    assert stats == {
+        "total": 3,
+        "pending": 0,
+        "sending": 0,
+        "sent": 3,
+        "failed": 0,
+        "cancelled": 0,
+        "delivered": 0,
+        "undelivered": 0,
+    }
 
 
 # ---------------------------------------------------------------- (4) every screen, both widths
