@@ -19,6 +19,7 @@ from campaign_dispatch.api import (
     health,
     ops,
     templates,
+    webhooks,
 )
 from campaign_dispatch.api.cross_site import STATE_CHANGING, CrossSiteWrites
 from campaign_dispatch.api.headers import SecurityHeaders
@@ -95,7 +96,7 @@ def create_app(
     api_errors = errors.error_responses(*((401,) if keys else ()), 422, 503)
     for module in (campaigns, events, control, dispatch, customers, templates):
         app.include_router(module.router, dependencies=protected, responses=api_errors)
-    for module in (health, ops):
+    for module in (health, ops, webhooks):
         app.include_router(module.router)
     docs.install(app, settings.web_dist_dir)
     app.add_middleware(

@@ -3,6 +3,7 @@ gauges read from the database when /metrics is scraped."""
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
@@ -24,8 +25,32 @@ PROVIDER_OUTCOMES = Counter(
     "Provider answers to send attempts, by provider and outcome class",
     ["provider", "outcome"],
 )
+RECEIPTS = Counter(
+    "campaign_receipts_total",
+    "Delivery receipts by webhook and result: applied, unchanged (duplicate or older "
+    "news), early (no message has the id yet; kept), unknown (kept a day, never matched)",
+    ["webhook", "result"],
+)
+INBOUND_MESSAGES = Counter(
+    "campaign_inbound_messages_total", "Inbound messages stored, by webhook", ["webhook"]
+)
+WEBHOOKS_REJECTED = Counter(
+    "campaign_webhooks_rejected_total", "Webhook requests without valid proof", ["webhook"]
+)
 IN_FLIGHT = Gauge("campaign_messages_in_flight", "Messages being sent by this process")
 JOBS_PUBLISHED = Counter("campaign_jobs_published_total", "Jobs published by the outbox relay")
+
+
+class _ReceiptCounts(Protocol):
+    applied: int
+    unchanged: int
+    early: int
+
+
+def count_receipts(webhook: str, counts: _ReceiptCounts) -> None:
+    for result in ("applied", "unchanged", "early"):
+        if n := getattr(counts, result):
+            RECEIPTS.labels(webhook, result).inc(n)
 
 
 @dataclass(frozen=True)

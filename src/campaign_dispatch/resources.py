@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from campaign_dispatch.config import Settings
 from campaign_dispatch.db import Database
 from campaign_dispatch.providers import MockSender, Sender
-from campaign_dispatch.providers.registry import build_senders
+from campaign_dispatch.providers.events import WebhookHandler
+from campaign_dispatch.providers.registry import build_senders, build_webhook_handlers
 from campaign_dispatch.queue import JobQueue, create_queue
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
 from campaign_dispatch.statuses import Channel
@@ -41,6 +42,7 @@ class Resources:
     repositories: PipelineRepositories
     queue: JobQueue
     senders: dict[Channel, Sender]
+    webhook_handlers: dict[str, WebhookHandler] = field(default_factory=dict)
     personalizer: Personalizer = field(default_factory=TemplatePersonalizer)
     outbox_signal: OutboxSignal = field(default_factory=OutboxSignal)
 
@@ -59,6 +61,7 @@ class Resources:
             repositories=PipelineRepositories.for_dialect(database.dialect),
             queue=create_queue(settings),
             senders=build_senders(settings, sender),
+            webhook_handlers=build_webhook_handlers(settings),
         )
 
     async def close(self) -> None:

@@ -3,7 +3,9 @@
 Every body-carrying route takes JSON only, except the CSV import, which takes a form
 (multipart, or URL-encoded) only. Forms and text/plain are what a page on another site
 can post without a CORS preflight; when no API_KEYS are set nothing else would stop such
-a post, so the one route that needs a form is the only one that accepts it.
+a post, so the one route that needs a form is the only one that accepts it. Provider
+webhooks (/webhooks/…) take whatever their provider posts: each verifies its provider's
+signature or token before reading anything, which a page on another site cannot forge.
 
 Bodies are limited to MAX_BODY_BYTES, the import's to MAX_IMPORT_BYTES.
 """
@@ -13,7 +15,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaign_dispatch.api.errors import error_response
-from campaign_dispatch.api.paths import IMPORT_PATH, route_path
+from campaign_dispatch.api.paths import IMPORT_PATH, WEBHOOKS_PREFIX, route_path
 from campaign_dispatch.errors import PayloadTooLarge, UnsupportedMediaType
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -43,7 +45,8 @@ class RequestLimits:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        is_import = scope["method"] == "POST" and route_path(scope) == IMPORT_PATH
+        path = route_path(scope)
+        is_import = scope["method"] == "POST" and path == IMPORT_PATH
         limit = self.max_import_bytes if is_import else self.max_body_bytes
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length")
@@ -52,7 +55,9 @@ class RequestLimits:
             return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         has_body = declared not in (None, "0") or "transfer-encoding" in headers
-        acceptable = content_type in _FORM_TYPES if is_import else _is_json(content_type)
+        acceptable = (
+            content_type in _FORM_TYPES if is_import else _is_json(content_type)
+        ) or path.startswith(WEBHOOKS_PREFIX)
         # Where no route takes this method at this path, the router's 404 or 405 is the
         # answer whatever the body's type: that body is never read.
         if has_body and not acceptable and _routed(scope):

@@ -4,6 +4,7 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.types import Scope
 
 IMPORT_PATH = "/customers/import"
+WEBHOOKS_PREFIX = "/webhooks/"
 """The CSV upload: the one route that takes a form, and a body beyond MAX_BODY_BYTES."""
 
 _IMPORT_SEGMENT = IMPORT_PATH.rsplit("/", 1)[1]

@@ -1,13 +1,16 @@
-"""Periodic repair: expired claims, jobs the broker lost, campaigns left `sending`."""
+"""Periodic repair: expired claims, jobs the broker lost, campaigns left `sending`,
+receipts that arrived before their message recorded the id."""
 
 import asyncio
 from datetime import datetime, timedelta
 
 import structlog
 
+from campaign_dispatch import metrics
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.db import Database
 from campaign_dispatch.queue import Job, JobQueue, QueueUnavailable
+from campaign_dispatch.repositories import receipts as receipts_repo
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
 from campaign_dispatch.scheduler.periodic import run_every
 from campaign_dispatch.statuses import MessageStatus
@@ -44,7 +47,13 @@ class Recovery:
         requeued = await self._requeue_lost(now)
         async with self.database.sessions.begin() as session:
             finished = await self.repositories.outcomes.complete_campaigns(session, None, now)
-        if expired or abandoned or requeued or finished:
+        async with self.database.sessions.begin() as session:
+            receipts, forgotten = await receipts_repo.apply_early(session, now)
+        if receipts:
+            metrics.RECEIPTS.labels("early", "applied").inc(receipts)
+        if forgotten:
+            metrics.RECEIPTS.labels("early", "unknown").inc(forgotten)
+        if expired or abandoned or requeued or finished or receipts:
             log.info(
                 "recovered",
                 expired_claims=len(expired),
@@ -52,6 +61,7 @@ class Recovery:
                 failed_for_good=len(failed),
                 requeued=requeued,
                 campaigns_finished=finished,
+                early_receipts_applied=receipts,
             )
 
     async def recover_in_process_queue(self, lease_seconds: float) -> None:
