@@ -9,6 +9,7 @@ from campaign_dispatch.config import Settings
 from campaign_dispatch.db import Database
 from campaign_dispatch.providers import MockSender, Sender
 from campaign_dispatch.providers.events import WebhookHandler
+from campaign_dispatch.providers.mock_receipts import MockReceipts
 from campaign_dispatch.providers.registry import build_senders, build_webhook_handlers
 from campaign_dispatch.queue import JobQueue, create_queue
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
@@ -54,6 +55,11 @@ class Resources:
             settings.mock_sender_failure_rate,
             settings.mock_sender_latency_ms,
             settings.mock_sender_seed,
+            receipts=MockReceipts(
+                settings.mock_delivery_rate,
+                settings.mock_delivery_delay_ms,
+                settings.mock_sender_seed,
+            ),
         )
         return cls(
             settings=settings,

@@ -61,6 +61,8 @@ def _server_env(database_url: str) -> dict[str, str]:
         WEB_DIST_DIR=str(WEB_DIST),
         MOCK_SENDER_FAILURE_RATE="0",
         MOCK_SENDER_LATENCY_MS="20",
+        # Receipts would move the stats the tests read exactly: an hour away.
+        MOCK_DELIVERY_DELAY_MS="3600000",
         RETRY_BASE_DELAY_MS="50",
         LOG_LEVEL="WARNING",
         SEND_RATE_LIMIT_PER_MINUTE="0",

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from campaign_dispatch.background import Role
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import EarlyReceipt, InboundMessage
-from campaign_dispatch.providers import SendRequest, SendResult
+from campaign_dispatch.providers import MockSender, SendRequest, SendResult
+from campaign_dispatch.providers.mock_receipts import MockReceipts
 from campaign_dispatch.providers.registry import build_webhook_handlers
 from campaign_dispatch.repositories import receipts as receipts_repo
 from tests.api_helpers import assert_error
@@ -170,3 +171,23 @@ async def test_a_webhook_whose_provider_is_not_configured_is_404(client, runtime
     await start(runtime, GatedAT())
     answer = await client.post("/webhooks/twilio/status", content=b"", headers=FORM)
     assert_error(answer, 404, "NOT_FOUND")
+
+
+async def test_the_mocks_receipts_fill_the_funnel_through_the_same_ingest(
+    client, runtime, make_customer, make_campaign
+):
+    receipts = MockReceipts(delivery_rate=0.5, delay_ms=200, seed=7)
+    runtime.sender = MockSender(receipts=receipts)
+    # With recovery: a receipt may still come before its message's outcome is recorded.
+    await runtime.start({*PIPELINE, Role.RECOVERY})
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 20)
+
+    async def reported():
+        body = await stats(client, campaign_id)
+        return body["delivered"] + body["undelivered"] == 20 and body
+
+    body = await eventually(reported)
+    assert 0 < body["delivered"] < 20  # both kinds, as the seeded rate gives them
+    rows = await messages(runtime, campaign_id)
+    assert sum(m.delivery_status == "delivered" for m in rows) == body["delivered"]
+    assert {m.provider for m in rows} == {"mock"}

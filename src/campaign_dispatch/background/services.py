@@ -5,10 +5,12 @@ run under a Supervisor."""
 import contextlib
 import enum
 from collections.abc import Iterable
+from functools import partial
 
 from sqlalchemy.engine import make_url
 
 from campaign_dispatch.background.supervisor import Supervisor
+from campaign_dispatch.providers import MockSender
 from campaign_dispatch.queue import QueueUnavailable
 from campaign_dispatch.queue.memory import InProcessQueue
 from campaign_dispatch.relay import Relay
@@ -77,6 +79,12 @@ class BackgroundServices:
             )
             worker = Worker(r.queue, processor, s.worker_concurrency, s.worker_batch_size)
             self.supervisor.spawn("worker", worker.run)
+            mocks = {id(x): x for x in r.senders.values() if isinstance(x, MockSender)}
+            for mock in mocks.values():
+                if mock.receipts is not None:
+                    self.supervisor.spawn(
+                        "mock-receipts", partial(mock.receipts.run, db=r.database)
+                    )
         if Role.RECOVERY in roles:
             self.supervisor.spawn("recovery", recovery.run)
         if Role.SCHEDULER in roles:

@@ -5,6 +5,7 @@ import random
 from collections import OrderedDict
 
 from campaign_dispatch.providers.base import SendRequest, SendResult
+from campaign_dispatch.providers.mock_receipts import MockReceipts
 from campaign_dispatch.statuses import ProviderOutcome
 
 _MOCK_ERRORS = (
@@ -32,7 +33,9 @@ class MockSender:
         latency_ms: int = 0,
         seed: int | None = None,
         memory: int = 1_000_000,
+        receipts: MockReceipts | None = None,
     ) -> None:
+        self.receipts = receipts
         self.failure_rate = failure_rate
         self.latency = latency_ms / 1000
         self._random = random.Random(seed)
@@ -56,6 +59,8 @@ class MockSender:
         if len(self._delivered) > self._memory:
             self._delivered.popitem(last=False)
         self.delivered += 1
+        if self.receipts is not None:
+            self.receipts.report(self.name, provider_id)
         return SendResult.accepted(provider_id)
 
     async def aclose(self) -> None:
