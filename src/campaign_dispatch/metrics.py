@@ -37,6 +37,16 @@ INBOUND_MESSAGES = Counter(
 WEBHOOKS_REJECTED = Counter(
     "campaign_webhooks_rejected_total", "Webhook requests without valid proof", ["webhook"]
 )
+RATE_LIMIT_WAIT_SECONDS = Counter(
+    "campaign_rate_limit_wait_seconds_total",
+    "Seconds attempts waited for the shared provider rate limit",
+    ["channel"],
+)
+RATE_LIMIT_DEFERRED = Counter(
+    "campaign_rate_limit_deferred_total",
+    "Attempts deferred: no slot of the shared rate limit within the claim's budget",
+    ["channel"],
+)
 IN_FLIGHT = Gauge("campaign_messages_in_flight", "Messages being sent by this process")
 JOBS_PUBLISHED = Counter("campaign_jobs_published_total", "Jobs published by the outbox relay")
 

@@ -17,9 +17,11 @@ from campaign_dispatch.relay import Relay
 from campaign_dispatch.resources import Resources
 from campaign_dispatch.scheduler.dispatch import Scheduler
 from campaign_dispatch.scheduler.recovery import Recovery
+from campaign_dispatch.statuses import Channel
 from campaign_dispatch.worker.consumer import Worker
 from campaign_dispatch.worker.decisions import RetryPolicy
 from campaign_dispatch.worker.processor import AutoPause, BatchProcessor
+from campaign_dispatch.worker.rate_limit import SharedRateLimit
 
 
 class Role(enum.Enum):
@@ -76,6 +78,14 @@ class BackgroundServices:
                 RetryPolicy(s.max_retries, s.retry_base_delay_ms),
                 s.lease_seconds,
                 AutoPause(s.auto_pause_failure_rate, s.auto_pause_window),
+                SharedRateLimit(
+                    r.database,
+                    {
+                        Channel.SMS: s.sms_rate_per_second,
+                        Channel.WHATSAPP: s.whatsapp_rate_per_second,
+                    },
+                    budget=s.lease_seconds / 4,
+                ),
             )
             worker = Worker(r.queue, processor, s.worker_concurrency, s.worker_batch_size)
             self.supervisor.spawn("worker", worker.run)

@@ -28,8 +28,9 @@ from campaign_dispatch.repositories.outbox import DueMessage
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
 from campaign_dispatch.statuses import Channel, ProviderOutcome
 from campaign_dispatch.statuses import FailureCode as Code
-from campaign_dispatch.templating import Personalizer, TemplateError
+from campaign_dispatch.templating import Personalizer, TemplateError, sms_info
 from campaign_dispatch.worker.decisions import AttemptResult, Decisions, RetryPolicy, decide
+from campaign_dispatch.worker.rate_limit import SharedRateLimit
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +61,7 @@ class BatchProcessor:
     policy: RetryPolicy
     lease_seconds: float
     auto_pause: AutoPause
+    rate_limit: SharedRateLimit | None = None
     completion_interval: float = 0.25
     _templates: dict[int, CampaignTemplate] = field(default_factory=dict)
     _unchecked: set[int] = field(default_factory=set)
@@ -182,6 +184,10 @@ class BatchProcessor:
                         return result(
                             None, f"personalization failed: {exc!r}", Code.PERSONALIZATION_FAILED
                         )
+                    deferred = await self._wait_for_rate(campaign.channel, rendered)
+                    if deferred is not None:
+                        error = "deferred: no slot of the shared rate limit within the lease"
+                        return result(rendered, error, Code.PROVIDER_THROTTLED, answer=deferred)
                     answer = await sender.send(
                         SendRequest(
                             claim.message_id,
@@ -202,12 +208,25 @@ class BatchProcessor:
                 error = f"unexpected sender error: {exc!r}"
                 return result(rendered, error, Code.PROVIDER_ERROR, provider=sender.name)
         metrics.PROVIDER_OUTCOMES.labels(sender.name, answer.outcome).inc()
+        if answer.outcome == ProviderOutcome.THROTTLED and self.rate_limit is not None:
+            await self.rate_limit.throttled(campaign.channel, answer.retry_after)
         if answer.outcome == ProviderOutcome.ACCEPTED:
             return result(rendered, None, answer=answer, provider=sender.name)
         code, retryable = _FAILURES[answer.outcome]
         said = " ".join(part for part in (answer.code, answer.detail) if part) or "no detail"
         error = f"{sender.name} provider: {said}"
         return result(rendered, error, code, retryable, answer, sender.name)
+
+    async def _wait_for_rate(self, channel: Channel, rendered: str) -> SendResult | None:
+        """Wait for this message's slot of the shared rate limit (an SMS takes one per
+        segment); a throttled result, sent nowhere, when none is free in time."""
+        if self.rate_limit is None or not self.rate_limit.limits(channel):
+            return None
+        cost = sms_info(rendered).segments if channel == Channel.SMS else 1
+        granted, seconds = await self.rate_limit.wait(channel, cost)
+        if granted:
+            return None
+        return SendResult(ProviderOutcome.THROTTLED, code="rate-limit", retry_after=seconds)
 
     async def _whatsapp_template(
         self, campaign: CampaignTemplate, claim: Claim

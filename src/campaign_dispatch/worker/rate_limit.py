@@ -1,0 +1,80 @@
+"""The shared provider rate limit, a batch at a time: the attempts of one moment ask
+together, one reservation in the database answers them all, and each then waits for its
+own slot. Nothing touches the database per message."""
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from campaign_dispatch import metrics
+from campaign_dispatch.db import Database
+from campaign_dispatch.repositories import rates
+from campaign_dispatch.statuses import Channel
+
+
+@dataclass
+class _Ask:
+    cost: int
+    answer: asyncio.Future[tuple[bool, float]]
+
+
+@dataclass
+class SharedRateLimit:
+    database: Database
+    per_second: Mapping[Channel, float]  # 0: no limit
+    budget: float  # the longest wait a claim can afford (inside its lease)
+    _asks: dict[Channel, list[_Ask]] = field(default_factory=lambda: defaultdict(list))
+
+    def limits(self, channel: Channel) -> bool:
+        return self.per_second.get(channel, 0) > 0
+
+    async def wait(self, channel: Channel, cost: int) -> tuple[bool, float]:
+        """(True, seconds waited) once this request's slot has come; (False, seconds) at
+        once when no slot is free within the budget: try again in that many seconds."""
+        if not self.limits(channel):
+            return True, 0.0
+        ask = _Ask(cost, asyncio.get_running_loop().create_future())
+        pending = self._asks[channel]
+        pending.append(ask)
+        if len(pending) == 1:  # the first ask of this moment reserves for everyone's
+            asyncio.get_running_loop().call_soon(
+                lambda: asyncio.ensure_future(self._reserve(channel))
+            )
+        granted, seconds = await ask.answer
+        if granted and seconds > 0:
+            metrics.RATE_LIMIT_WAIT_SECONDS.labels(channel).inc(seconds)
+            await asyncio.sleep(seconds)
+        return granted, seconds
+
+    async def _reserve(self, channel: Channel) -> None:
+        await asyncio.sleep(0)  # let the rest of the batch's attempts ask too
+        asks, self._asks[channel] = self._asks[channel], []
+        try:
+            async with self.database.sessions.begin() as session:
+                reservation = await rates.reserve(
+                    session,
+                    channel,
+                    [a.cost for a in asks],
+                    self.per_second[channel],
+                    self.budget,
+                )
+        except BaseException as exc:  # each attempt fails with it (a retryable error)
+            for ask in asks:
+                if not ask.answer.done():
+                    ask.answer.set_exception(exc)
+            return
+        for ask, slot in zip(asks, reservation.slots, strict=True):
+            if ask.answer.done():  # its attempt was cancelled meanwhile
+                continue
+            if slot is None:
+                metrics.RATE_LIMIT_DEFERRED.labels(channel).inc()
+                ask.answer.set_result((False, reservation.next_free - reservation.now))
+            else:
+                ask.answer.set_result((True, max(0.0, slot - reservation.now)))
+
+    async def throttled(self, channel: Channel, retry_after: float | None) -> None:
+        if not self.limits(channel):
+            return
+        async with self.database.sessions.begin() as session:
+            await rates.slow_down(session, channel, retry_after)
