@@ -166,3 +166,49 @@ async def test_an_account_error_pauses_the_campaign_and_resume_sends_each_once(
     assert body["stats"]["sent"] == 6
     assert set(sender.accepted.values()) == {1}  # each message sent once
     assert len(sender.accepted) == 6
+
+
+async def test_a_whatsapp_template_goes_with_its_parameters_rendered(
+    client, runtime, make_customer, make_campaign
+):
+    seen: list[SendRequest] = []
+
+    def capture(request: SendRequest, call: int) -> SendResult:
+        seen.append(request)
+        return accept(request, call)
+
+    await start(runtime, capture)
+    customer = await make_customer(first_name="Wanjiru")
+    template = {
+        "name": "order_update",
+        "language": "en_US",
+        "body_params": ["{first_name}", "{preferred_product|your order}"],
+    }
+    campaign = await make_campaign(channel="whatsapp", whatsapp_template=template)
+    assert campaign["whatsapp_template"] == template
+    sent = await client.post(
+        f"/campaigns/{campaign['id']}/send", json={"customer_ids": [customer["id"]]}
+    )
+    assert sent.status_code == 202, sent.text
+    await campaign_status(client, campaign["id"], "sent")
+
+    (request,) = seen
+    assert request.template is not None
+    assert (request.template.name, request.template.language) == ("order_update", "en_US")
+    assert request.template.body_params[0] == "Wanjiru"
+    assert len(request.template.body_params) == 2
+
+
+async def test_a_whatsapp_template_is_refused_on_sms_and_with_a_bad_parameter(client):
+    template = {"name": "order_update", "language": "en", "body_params": ["{first_name"]}
+    body = {
+        "name": "C",
+        "channel": "whatsapp",
+        "base_template": "Hi",
+        "whatsapp_template": template,
+    }
+    bad_param = await client.post("/campaigns", json=body)
+    assert bad_param.status_code == 422, bad_param.text
+    template["body_params"] = ["{first_name}"]
+    on_sms = await client.post("/campaigns", json={**body, "channel": "sms"})
+    assert on_sms.status_code == 422, on_sms.text

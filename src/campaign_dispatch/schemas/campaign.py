@@ -39,6 +39,20 @@ class Segment(WriteModel):
         return {k: v for k, v in self.model_dump().items() if v is not None}
 
 
+class WhatsAppTemplate(WriteModel):
+    """A template approved in WhatsApp Manager, sent instead of free text (which WhatsApp
+    delivers only inside a customer's 24-hour service window). Each body parameter is
+    rendered for the customer as base_template is."""
+
+    name: Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")]
+    language: Annotated[str, Field(min_length=2, max_length=15, pattern=r"^[A-Za-z_]+$")] = Field(
+        description="The template's language code, like en or en_US"
+    )
+    body_params: Annotated[list[Template], Field(max_length=100)] = Field(
+        default_factory=list, description='Its {{1}}, {{2}}, … in order, e.g. ["{first_name}"]'
+    )
+
+
 class _Audience(WriteModel):
     """An audience as a list of ids or as a segment, not both."""
 
@@ -88,6 +102,15 @@ class CampaignCreate(_Audience, _Scheduled):
     name: Name
     channel: Channel
     base_template: Template
+    whatsapp_template: WhatsAppTemplate | None = Field(
+        default=None, description="WhatsApp only: send this approved template instead"
+    )
+
+    @model_validator(mode="after")
+    def _template_for_whatsapp(self) -> Self:
+        if self.whatsapp_template is not None and self.channel != Channel.WHATSAPP:
+            raise PydanticCustomError("whatsapp_only", "whatsapp_template is for WhatsApp")
+        return self
 
 
 class CampaignUpdate(_Audience, _Scheduled):
@@ -98,6 +121,9 @@ class CampaignUpdate(_Audience, _Scheduled):
     name: Name | None = None
     channel: Channel | None = None
     base_template: Template | None = None
+    whatsapp_template: WhatsAppTemplate | None = Field(
+        default=None, description="WhatsApp only; null sends base_template as text again"
+    )
 
     @field_validator("name", "channel", "base_template")
     @classmethod
@@ -135,6 +161,7 @@ class CampaignDetail(CampaignSummary):
     pause_reason: str | None = Field(
         description="Why the campaign is paused (an operator, or the automatic pause's cause)"
     )
+    whatsapp_template: WhatsAppTemplate | None
     stats: CampaignStats
 
 

@@ -25,6 +25,7 @@ from campaign_dispatch.schemas.campaign import (
     CampaignUpdate,
     MessageDetail,
     MessageRead,
+    WhatsAppTemplate,
 )
 from campaign_dispatch.schemas.common import Page
 from campaign_dispatch.services.customers import require_existing
@@ -57,6 +58,7 @@ async def template(session: AsyncSession, campaign_id: int) -> CampaignTemplate:
 async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
     """A campaign starts as `draft`, or `scheduled` when `scheduled_at` lies in the future."""
     check_template(data.base_template, "base_template")
+    _check_whatsapp_template(data.whatsapp_template)
     scheduled_at = data.scheduled_at
     audience = sorted(set(data.customer_ids or []))
     if audience:
@@ -71,6 +73,7 @@ async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
             "scheduled_at": scheduled_at,
             "status": CampaignStatus.SCHEDULED if in_future else CampaignStatus.DRAFT,
             "segment": data.segment.filters() if data.segment is not None else None,
+            "whatsapp_template": _stored(data.whatsapp_template),
         },
     )
     if audience:
@@ -119,6 +122,9 @@ async def update(session: AsyncSession, campaign_id: int, data: CampaignUpdate) 
     given = data.model_fields_set
     if data.base_template is not None:
         check_template(data.base_template, "base_template")
+    _check_whatsapp_template(data.whatsapp_template)
+    if "whatsapp_template" in given:
+        campaign.whatsapp_template = _stored(data.whatsapp_template)
     if "customer_ids" in given and data.customer_ids:
         audience = sorted(set(data.customer_ids))
         await require_existing(session, audience, "customer_ids")
@@ -142,6 +148,15 @@ async def update(session: AsyncSession, campaign_id: int, data: CampaignUpdate) 
             await repo.clear_audience(session, campaign_id)
     await session.flush()
     return await detail(session, campaign_id)
+
+
+def _check_whatsapp_template(template: WhatsAppTemplate | None) -> None:
+    for i, param in enumerate(template.body_params if template is not None else ()):
+        check_template(param, f"whatsapp_template.body_params[{i}]")
+
+
+def _stored(template: WhatsAppTemplate | None) -> dict[str, object] | None:
+    return None if template is None else template.model_dump()
 
 
 async def delete(session: AsyncSession, campaign_id: int) -> None:

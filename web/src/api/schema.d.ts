@@ -463,6 +463,8 @@ export interface components {
             channel: components["schemas"]["Channel"];
             /** Base Template */
             base_template: string;
+            /** @description WhatsApp only: send this approved template instead */
+            whatsapp_template?: components["schemas"]["WhatsAppTemplate"] | null;
         };
         /** CampaignDetail */
         CampaignDetail: {
@@ -492,6 +494,7 @@ export interface components {
              * @description Why the campaign is paused (an operator, or the automatic pause's cause)
              */
             pause_reason: string | null;
+            whatsapp_template: components["schemas"]["WhatsAppTemplate"] | null;
             stats: components["schemas"]["CampaignStats"];
         };
         /** CampaignStats */
@@ -575,6 +578,8 @@ export interface components {
             channel?: components["schemas"]["Channel"] | null;
             /** Base Template */
             base_template?: string | null;
+            /** @description WhatsApp only; null sends base_template as text again */
+            whatsapp_template?: components["schemas"]["WhatsAppTemplate"] | null;
         };
         /**
          * Channel
@@ -941,6 +946,26 @@ export interface components {
              * @default sms
              */
             channel: components["schemas"]["Channel"];
+        };
+        /**
+         * WhatsAppTemplate
+         * @description A template approved in WhatsApp Manager, sent instead of free text (which WhatsApp
+         *     delivers only inside a customer's 24-hour service window). Each body parameter is
+         *     rendered for the customer as base_template is.
+         */
+        WhatsAppTemplate: {
+            /** Name */
+            name: string;
+            /**
+             * Language
+             * @description The template's language code, like en or en_US
+             */
+            language: string;
+            /**
+             * Body Params
+             * @description Its {{1}}, {{2}}, … in order, e.g. ["{first_name}"]
+             */
+            body_params?: string[];
         };
     };
     responses: never;
