@@ -15,8 +15,8 @@ from campaign_dispatch import metrics
 from campaign_dispatch.api.deps import ResourcesDep
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.errors import NotFound, Unauthorized
-from campaign_dispatch.providers.events import Inbound, Receipt, WebhookRejected, WebhookRequest
-from campaign_dispatch.repositories import receipts as receipts_repo
+from campaign_dispatch.providers.events import WebhookRejected, WebhookRequest
+from campaign_dispatch.services import receipts
 
 router = APIRouter(prefix="/webhooks", include_in_schema=False)
 
@@ -41,12 +41,7 @@ async def _ingest(request: Request, resources: ResourcesDep, segment: str) -> in
         metrics.WEBHOOKS_REJECTED.labels(segment).inc()
         raise Unauthorized(f"{segment} webhook: {exc}") from exc
     events = handler.parse(hook)
-    receipts = [e for e in events if isinstance(e, Receipt)]
-    inbound = [e for e in events if isinstance(e, Inbound)]
-    now = utcnow()
-    async with resources.database.sessions.begin() as session:
-        counts = await receipts_repo.apply_receipts(session, receipts, now)
-        stored = await receipts_repo.store_inbound(session, inbound, now)
+    counts, stored = await receipts.ingest(resources.database, events, utcnow())
     metrics.count_receipts(segment, counts)
     metrics.INBOUND_MESSAGES.labels(segment).inc(stored)
     return len(events)
