@@ -15,6 +15,7 @@ from campaign_dispatch import metrics
 from campaign_dispatch.api.deps import ResourcesDep
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.errors import NotFound, Unauthorized
+from campaign_dispatch.providers import whatsapp_cloud
 from campaign_dispatch.providers.events import WebhookRejected, WebhookRequest
 from campaign_dispatch.services import receipts
 
@@ -65,7 +66,7 @@ async def gateway(kind: str, request: Request, resources: ResourcesDep) -> dict[
 
 @router.post("/whatsapp")
 async def whatsapp(request: Request, resources: ResourcesDep) -> dict[str, int]:
-    return {"received": await _ingest(request, resources, "whatsapp")}
+    return {"received": await _ingest(request, resources, whatsapp_cloud.ROUTE)}
 
 
 @router.get("/whatsapp", response_class=PlainTextResponse)
