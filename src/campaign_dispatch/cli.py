@@ -1,4 +1,5 @@
-"""`campaign-dispatch serve | api | worker | scheduler | migrate | seed | openapi`."""
+"""`campaign-dispatch serve | api | worker | scheduler | migrate | seed | openapi |
+fake-provider`."""
 
 import asyncio
 import gc
@@ -182,6 +183,44 @@ def seed(if_empty: bool) -> None:
             await database.dispose()
 
     click.echo(json.dumps(asyncio.run(run())))
+
+
+@main.command("fake-provider")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
+@click.option("--port", type=int, default=9090, show_default=True, help="Listen port.")
+@click.option(
+    "--public-base-url",
+    envvar="PUBLIC_BASE_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Where receipts and inbound messages are sent (default: PUBLIC_BASE_URL).",
+)
+@click.option("--at-callback-token", envvar="AT_CALLBACK_TOKEN", default=None)
+@click.option("--twilio-auth-token", envvar="TWILIO_AUTH_TOKEN", default=None)
+@click.option("--whatsapp-app-secret", envvar="WHATSAPP_APP_SECRET", default=None)
+@click.option("--webhook-secret", envvar="WEBHOOK_PROVIDER_SECRET", default=None)
+@click.option("--seed", type=int, default=None, help="Seeds the outcome and delivery draws.")
+def fake_provider(
+    host: str,
+    port: int,
+    public_base_url: str,
+    at_callback_token: str | None,
+    twilio_auth_token: str | None,
+    whatsapp_app_secret: str | None,
+    webhook_secret: str | None,
+    seed: int | None,
+) -> None:
+    """A local Africa's Talking, Twilio, WhatsApp Cloud and webhook gateway (docs/providers.md).
+
+    Point AT_BASE_URL, TWILIO_BASE_URL at http://HOST:PORT, WHATSAPP_BASE_URL at
+    http://HOST:PORT/v21.0 and WEBHOOK_PROVIDER_URL at http://HOST:PORT/webhook/messages.
+    Secrets default to the variables the service reads, so both sign and check alike.
+    """
+    from campaign_dispatch.fake_provider import Secrets, serve
+
+    configure_logging("INFO", "console")
+    secrets = Secrets(at_callback_token, twilio_auth_token, whatsapp_app_secret, webhook_secret)
+    serve(host, port, public_base_url, secrets, seed)
 
 
 @main.command()
