@@ -24,6 +24,10 @@ export type Placeholder = Schemas["Placeholder"];
 export type Channel = Schemas["Channel"];
 export type CampaignStatus = Schemas["CampaignStatus"];
 export type MessageStatus = Schemas["MessageStatus"];
+/** What the provider's delivery receipts said about a message (null: none yet). */
+export type DeliveryStatus = Schemas["DeliveryStatus"];
+/** Why an attempt or message failed (`error_code`). */
+export type FailureCode = Schemas["FailureCode"];
 
 /** The `error` of the envelope every error answer carries. */
 export type ErrorCode = Schemas["ErrorCode"];
@@ -69,9 +73,11 @@ export const MESSAGE_STATUSES = [
   "failed",
   "cancelled",
 ] as const satisfies readonly MessageStatus[];
+export const DELIVERY_STATUSES = ["delivered", "read", "undelivered"] as const satisfies readonly DeliveryStatus[];
 
 export const LISTS_COVER_THE_SCHEMA: [
   Covers<Channel, typeof CHANNELS>,
   Covers<CampaignStatus, typeof CAMPAIGN_STATUSES>,
   Covers<MessageStatus, typeof MESSAGE_STATUSES>,
-] = [true, true, true];
+  Covers<DeliveryStatus, typeof DELIVERY_STATUSES>,
+] = [true, true, true, true];

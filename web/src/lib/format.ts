@@ -1,4 +1,4 @@
-import type { CampaignStatus, Channel, MessageStatus } from "../api/models";
+import type { CampaignStatus, Channel, DeliveryStatus, MessageStatus } from "../api/models";
 
 const dateTime = new Intl.DateTimeFormat(undefined, {
   dateStyle: "medium",
@@ -43,6 +43,17 @@ export const STATUS_LABELS: Record<CampaignStatus | MessageStatus, string> = {
   cancelled: "Cancelled",
   pending: "Pending",
 };
+
+export const DELIVERY_STATUS_LABELS: Record<DeliveryStatus, string> = {
+  delivered: "Delivered",
+  read: "Read",
+  undelivered: "Undelivered",
+};
+
+/** A whole-number percentage of `part` in `whole`; null when `whole` is 0 (nothing to divide). */
+export function percentOf(part: number, whole: number): number | null {
+  return whole > 0 ? Math.round((part / whole) * 100) : null;
+}
 
 export function pluralize(count: number, one: string, many = `${one}s`): string {
   return `${formatNumber(count)} ${count === 1 ? one : many}`;

@@ -16,7 +16,7 @@ describe("CampaignDetailPage", () => {
     const sending = (sent: number, failed = 0) =>
       campaignDetail({
         status: "sending",
-        stats: { total: 10, pending: 10 - sent - failed, sending: 0, sent, failed, cancelled: 0 },
+        stats: { total: 10, pending: 10 - sent - failed, sending: 0, sent, failed, cancelled: 0, delivered: 0, undelivered: 0 },
       });
     const api = mockDetailApi(() => sending(2), { messages: [message] });
     renderDetail();
@@ -38,7 +38,7 @@ describe("CampaignDetailPage", () => {
     expect(messageFetches).toBe(2);
 
     api.stream.progress(
-      campaignDetail({ status: "sent", stats: { total: 10, pending: 0, sending: 0, sent: 9, failed: 1, cancelled: 0 } }),
+      campaignDetail({ status: "sent", stats: { total: 10, pending: 0, sending: 0, sent: 9, failed: 1, cancelled: 0, delivered: 0, undelivered: 0 } }),
     );
     api.stream.end();
     await waitFor(() => expect(bar).toHaveAttribute("aria-valuenow", "100"));
@@ -74,8 +74,8 @@ describe("CampaignDetailPage", () => {
         calls += 1;
         const stats =
           calls === 1
-            ? { total: 10, pending: 6, sending: 2, sent: 2, failed: 0, cancelled: 0 }
-            : { total: 10, pending: 0, sending: 0, sent: 9, failed: 1, cancelled: 0 };
+            ? { total: 10, pending: 6, sending: 2, sent: 2, failed: 0, cancelled: 0, delivered: 0, undelivered: 0 }
+            : { total: 10, pending: 0, sending: 0, sent: 9, failed: 1, cancelled: 0, delivered: 0, undelivered: 0 };
         return HttpResponse.json(campaignDetail({ status: calls === 1 ? "sending" : "sent", stats }));
       }),
       http.get("/campaigns/1/messages", () => HttpResponse.json(page([message]))),
@@ -106,7 +106,7 @@ describe("CampaignDetailPage", () => {
         return HttpResponse.json(
           campaignDetail({
             status: "cancelled",
-            stats: { total: 4, pending: 0, sending: inFlight, sent: 2 - inFlight + 1, failed: 0, cancelled: 1 },
+            stats: { total: 4, pending: 0, sending: inFlight, sent: 2 - inFlight + 1, failed: 0, cancelled: 1, delivered: 0, undelivered: 0 },
           }),
         );
       }),
@@ -124,7 +124,7 @@ describe("CampaignDetailPage", () => {
   it("counts cancelled messages as processed and shows them in the bar", async () => {
     mockDetailApi({
       status: "cancelled",
-      stats: { total: 10, pending: 0, sending: 0, sent: 4, failed: 1, cancelled: 5 },
+      stats: { total: 10, pending: 0, sending: 0, sent: 4, failed: 1, cancelled: 5, delivered: 0, undelivered: 0 },
     });
     renderDetail();
     const bar = await screen.findByRole("progressbar", { name: "Messages processed" });
@@ -139,7 +139,7 @@ describe("CampaignDetailPage", () => {
     mockDetailApi({
       status: "paused",
       pause_reason: reason,
-      stats: { total: 10, pending: 6, sending: 0, sent: 2, failed: 2, cancelled: 0 },
+      stats: { total: 10, pending: 6, sending: 0, sent: 2, failed: 2, cancelled: 0, delivered: 0, undelivered: 0 },
     });
     renderDetail();
     const banner = await screen.findByRole("status", { name: "Paused automatically" });
@@ -164,6 +164,91 @@ describe("CampaignDetailPage", () => {
     await waitFor(() =>
       expect(api.to("GET", "/campaigns/1/messages").at(-1)?.query.get("status")).toBe("failed"),
     );
+  });
+
+  it("shows the delivery funnel of the sent messages, and follows the stream's receipts", async () => {
+    const stats = (delivered: number, undelivered: number) => ({
+      total: 12,
+      pending: 2,
+      sending: 0,
+      sent: 10,
+      failed: 0,
+      cancelled: 0,
+      delivered,
+      undelivered,
+    });
+    const api = mockDetailApi(() => campaignDetail({ status: "sending", stats: stats(6, 1) }));
+    renderDetail();
+
+    const funnel = await screen.findByRole("group", { name: "Receipts" });
+    const step = (label: string) => {
+      const dd = within(funnel).getByText(label, { selector: "dt" }).nextElementSibling as HTMLElement;
+      return [dd.querySelector(".stat__count")?.textContent ?? dd.textContent, dd.querySelector(".stat__percent")?.textContent];
+    };
+    expect(step("Sent")).toEqual(["10", undefined]);
+    expect(step("Delivered")).toEqual(["6", "60% of sent"]);
+    expect(step("Undelivered")).toEqual(["1", "10% of sent"]);
+    expect(step("Awaiting receipt")).toEqual(["3", "30% of sent"]);
+    const bar = within(funnel).getByRole("img");
+    expect(bar).toHaveAccessibleName("Of 10 sent: 6 delivered (60%), 1 undelivered (10%), 3 awaiting receipt (30%)");
+    expect(bar.querySelector(".progress__segment--delivered")).toHaveStyle({ width: "60%" });
+    expect(bar.querySelector(".progress__segment--awaiting")).toHaveStyle({ width: "30%" });
+
+    await waitFor(() => expect(api.stream.open).toBe(true));
+    api.stream.progress(campaignDetail({ status: "sending", stats: stats(8, 2) }));
+    await waitFor(() => expect(step("Delivered")).toEqual(["8", "80% of sent"]));
+    expect(step("Undelivered")).toEqual(["2", "20% of sent"]);
+    expect(step("Awaiting receipt")).toEqual(["0", "0% of sent"]);
+    expect(bar.querySelector(".progress__segment--awaiting")).toBeNull();
+    expect(api.to("GET", "/campaigns/1")).toHaveLength(1);
+  });
+
+  it("shows no delivery percentages before anything is sent", async () => {
+    mockDetailApi({ status: "draft" });
+    renderDetail();
+    const funnel = await screen.findByRole("group", { name: "Receipts" });
+    expect(within(funnel).getByRole("img")).toHaveAccessibleName("No messages sent yet");
+    expect(within(funnel).getAllByText("—")).toHaveLength(3);
+    expect(funnel).toHaveTextContent("Receipts arrive once messages are sent.");
+  });
+
+  it("lists each message's error code and delivery status", async () => {
+    mockDetailApi(
+      { status: "sent" },
+      {
+        messages: [
+          messageRow({ id: 1, status: "sent", last_error: null, retry_count: 0, delivery_status: "delivered" }),
+          messageRow({ id: 2, status: "sent", last_error: null, retry_count: 0, delivery_status: "read" }),
+          messageRow({ id: 3, status: "sent", last_error: null, retry_count: 0, delivery_status: "undelivered" }),
+          messageRow({ id: 4, status: "sent", last_error: null, retry_count: 0, delivery_status: null }),
+          messageRow({ id: 5, status: "failed", error_code: "PROVIDER_REJECTED", last_error: "Invalid number" }),
+          messageRow({ id: 6, status: "failed", error_code: "OPTED_OUT", last_error: "Customer opted out" }),
+        ],
+      },
+    );
+    renderDetail();
+
+    const table = await screen.findByRole("table", { name: "Messages" });
+    const headers = within(table).getAllByRole("columnheader").map((h) => h.textContent);
+    const column = (name: string) => {
+      const index = headers.indexOf(name);
+      expect(index).toBeGreaterThanOrEqual(0);
+      return within(table)
+        .getAllByRole("row")
+        .slice(1)
+        .map((r) => within(r).getAllByRole("cell")[index]!);
+    };
+
+    const delivery = column("Delivery");
+    expect(delivery.map((c) => c.textContent)).toEqual(["Delivered", "Read", "Undelivered", "—", "—", "—"]);
+    expect(within(delivery[0]!).getByText("Delivered")).toHaveClass("badge", "badge--delivered");
+    expect(within(delivery[1]!).getByText("Read")).toHaveClass("badge", "badge--read");
+    expect(within(delivery[2]!).getByText("Undelivered")).toHaveClass("badge", "badge--undelivered");
+    expect(delivery[3]!.querySelector(".badge")).toBeNull();
+
+    const codes = column("Error code");
+    expect(codes.map((c) => c.textContent)).toEqual(["—", "—", "—", "—", "PROVIDER_REJECTED", "OPTED_OUT"]);
+    expect(within(codes[4]!).getByText("PROVIDER_REJECTED").tagName).toBe("CODE");
   });
 
   it("shows not found for a missing campaign", async () => {

@@ -70,10 +70,13 @@ function CampaignDetailView({ id }: { id: number }) {
   );
 }
 
-/** Changes whenever a message changes state: the messages list refetches on it. */
+/**
+ * Changes whenever a message changes state or gets a receipt: the messages list refetches
+ * on it (so its delivery column follows the receipts too).
+ */
 function statsKey(campaign: CampaignDetail): string {
   const s = campaign.stats;
-  return [campaign.status, s.pending, s.sending, s.sent, s.failed, s.cancelled].join(":");
+  return [campaign.status, s.pending, s.sending, s.sent, s.failed, s.cancelled, s.delivered, s.undelivered].join(":");
 }
 
 function CampaignFields({ campaign }: { campaign: CampaignDetail }) {

@@ -26,7 +26,8 @@ export function campaignDetail(overrides: Partial<CampaignDetail> = {}): Campaig
     audience_size: 0,
     segment: null,
     pause_reason: null,
-    stats: { total: 0, pending: 0, sending: 0, sent: 0, failed: 0, cancelled: 0 },
+    whatsapp_template: null,
+    stats: { total: 0, pending: 0, sending: 0, sent: 0, failed: 0, cancelled: 0, delivered: 0, undelivered: 0 },
     ...overrides,
   };
 }

@@ -1,5 +1,6 @@
 import type { CampaignStats, CampaignStatus } from "../../api/models";
 import { formatNumber } from "../../lib/format";
+import { DeliveryFunnel } from "./DeliveryFunnel";
 
 const SEGMENTS = [
   { key: "sent", label: "Sent" },
@@ -84,6 +85,7 @@ export function CampaignStatsPanel({
           ? `${percent}% processed${paused ? " · paused" : ""}`
           : "No messages have been queued yet."}
       </p>
+      <DeliveryFunnel stats={stats} />
     </section>
   );
 }

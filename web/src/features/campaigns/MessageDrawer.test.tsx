@@ -69,6 +69,61 @@ describe("Message drawer", () => {
     expect(await within(drawer).findByText("Not attempted yet.")).toBeInTheDocument();
   });
 
+  it("shows the provider, its id for the message, and what the receipts said", async () => {
+    mockDetailApi(
+      { status: "sent" },
+      {
+        messages: [message({ id: 8, status: "sent", delivery_status: "read" })],
+        handlers: [
+          http.get("/campaigns/1/messages/8", () =>
+            HttpResponse.json({
+              ...detail,
+              ...message({ id: 8, status: "sent", last_error: null, retry_count: 0 }),
+              error_code: null,
+              provider: "twilio",
+              provider_message_id: "SM0123456789abcdef",
+              delivery_status: "read",
+              delivered_at: "2025-03-01T10:00:09Z",
+              attempts: [
+                { attempt: 1, at: "2025-03-01T10:00:01Z", outcome: "sent", error_code: null, error: null, provider_message_id: "SM0123456789abcdef" },
+              ],
+            } satisfies MessageDetail),
+          ),
+        ],
+      },
+    );
+    const user = userEvent.setup();
+    renderDetail();
+    await user.click(await screen.findByRole("button", { name: "Message #8 to customer #7: details" }));
+    const drawer = screen.getByRole("dialog", { name: "Message #8" });
+    const field = async (label: string) => (await within(drawer).findByText(label, { selector: "dt" })).nextElementSibling;
+
+    expect(await field("Provider")).toHaveTextContent("twilio");
+    expect(await field("Provider message ID")).toHaveTextContent("SM0123456789abcdef");
+    expect(within((await field("Delivery")) as HTMLElement).getByText("Read")).toHaveClass("badge--read");
+    const delivered = within((await field("Delivered")) as HTMLElement).getByText(/10:00:09/);
+    expect(delivered).toHaveAttribute("dateTime", "2025-03-01T10:00:09Z");
+    expect(within(drawer).queryByText("Error code", { selector: "dt" })).not.toBeInTheDocument();
+  });
+
+  it("leaves out the provider and receipt fields a message does not have", async () => {
+    mockDetailApi(
+      { status: "sent" },
+      {
+        messages: [message({ id: 9 })],
+        handlers: [http.get("/campaigns/1/messages/9", () => HttpResponse.json({ ...detail, id: 9 }))],
+      },
+    );
+    const user = userEvent.setup();
+    renderDetail();
+    await user.click(await screen.findByText("Hi Ada"));
+    const drawer = screen.getByRole("dialog", { name: "Message #9" });
+    await within(drawer).findByRole("table", { name: "Attempts" });
+    for (const label of ["Provider", "Provider message ID", "Delivery", "Delivered"]) {
+      expect(within(drawer).queryByText(label, { selector: "dt" })).not.toBeInTheDocument();
+    }
+  });
+
   it("shows a message that no longer exists", async () => {
     mockDetailApi(
       { status: "sent" },

@@ -1,6 +1,7 @@
 import { ApiError } from "../../api/client";
 import { useMessage, type MessageDetail } from "../../api/queries";
 import { Modal } from "../../components/Modal";
+import { DeliveryBadge } from "../../components/DeliveryBadge";
 import { StatusBadge } from "../../components/StatusBadge";
 import { EmptyState, ErrorState, SkeletonRows } from "../../components/states";
 import { formatDateTime, formatDateTimeSeconds } from "../../lib/format";
@@ -69,6 +70,36 @@ function MessageBody({ message }: { message: MessageDetail }) {
             <dt>Error code</dt>
             <dd>
               <code>{message.error_code}</code>
+            </dd>
+          </div>
+        )}
+        {message.delivery_status && (
+          <div>
+            <dt>Delivery</dt>
+            <dd>
+              <DeliveryBadge status={message.delivery_status} />
+            </dd>
+          </div>
+        )}
+        {message.delivered_at && (
+          <div>
+            <dt>Delivered</dt>
+            <dd>
+              <time dateTime={message.delivered_at}>{formatDateTimeSeconds(message.delivered_at)}</time>
+            </dd>
+          </div>
+        )}
+        {message.provider && (
+          <div>
+            <dt>Provider</dt>
+            <dd>{message.provider}</dd>
+          </div>
+        )}
+        {message.provider_message_id && (
+          <div>
+            <dt>Provider message ID</dt>
+            <dd>
+              <code>{message.provider_message_id}</code>
             </dd>
           </div>
         )}

@@ -3,6 +3,7 @@ import { useMessages } from "../../api/queries";
 import type { Message, MessageStatus, PageRequest } from "../../api/models";
 import { MESSAGE_STATUSES } from "../../api/models";
 import { PaginationBar } from "../../components/PaginationBar";
+import { DeliveryBadge } from "../../components/DeliveryBadge";
 import { StatusBadge } from "../../components/StatusBadge";
 import { EmptyState, ErrorState, SkeletonRows } from "../../components/states";
 import { STATUS_LABELS, formatDateTime, pluralize } from "../../lib/format";
@@ -117,10 +118,12 @@ function MessagesTable({ messages, onOpen }: { messages: Message[]; onOpen: (id:
         <tr>
           <th scope="col">Customer</th>
           <th scope="col">Status</th>
+          <th scope="col">Delivery</th>
           <th scope="col">Content</th>
           <th scope="col" className="num">
             Retries
           </th>
+          <th scope="col">Error code</th>
           <th scope="col">Last error</th>
           <th scope="col">Updated</th>
         </tr>
@@ -145,11 +148,17 @@ function MessagesTable({ messages, onOpen }: { messages: Message[]; onOpen: (id:
             <td data-label="Status">
               <StatusBadge status={m.status} />
             </td>
+            <td data-label="Delivery" className={m.delivery_status ? undefined : "hide-on-stack"}>
+              <DeliveryBadge status={m.delivery_status} />
+            </td>
             <td data-label="Content" className="table__content">
               {m.rendered_content ?? <span className="muted">Not rendered yet</span>}
             </td>
             <td data-label="Retries" className={m.retry_count ? "num" : "num hide-on-stack"}>
               {m.retry_count}
+            </td>
+            <td data-label="Error code" className={m.error_code ? undefined : "hide-on-stack"}>
+              {m.error_code ? <code>{m.error_code}</code> : "—"}
             </td>
             <td data-label="Last error" className={m.last_error ? "table__error" : "hide-on-stack"}>
               {m.last_error ?? "—"}

@@ -27,7 +27,7 @@ describe("Campaign actions", () => {
     ["failed", 1, ["Retry 1 failed message"]],
     ["cancelled", 3, []],
   ])("a %s campaign with %i failed offers %j", async (status, failed, expected) => {
-    mockDetailApi({ status, stats: { total: 5, pending: 0, sending: 0, sent: 5 - failed, failed, cancelled: 0 } });
+    mockDetailApi({ status, stats: { total: 5, pending: 0, sending: 0, sent: 5 - failed, failed, cancelled: 0, delivered: 0, undelivered: 0 } });
     renderDetail();
     await screen.findByRole("heading", { name: "Spring sale" });
     expect(shownActions()).toEqual(expected);
@@ -138,14 +138,14 @@ describe("Campaign actions", () => {
 
   it("cancels only after confirming", async () => {
     const api = mockDetailApi(
-      { status: "sending", stats: { total: 10, pending: 6, sending: 1, sent: 3, failed: 0, cancelled: 0 } },
+      { status: "sending", stats: { total: 10, pending: 6, sending: 1, sent: 3, failed: 0, cancelled: 0, delivered: 0, undelivered: 0 } },
       {
         handlers: [
           http.post("/campaigns/1/cancel", () =>
             HttpResponse.json(
               campaignDetail({
                 status: "cancelled",
-                stats: { total: 10, pending: 0, sending: 0, sent: 4, failed: 0, cancelled: 6 },
+                stats: { total: 10, pending: 0, sending: 0, sent: 4, failed: 0, cancelled: 6, delivered: 0, undelivered: 0 },
               }),
             ),
           ),
@@ -176,6 +176,8 @@ describe("Campaign actions", () => {
       sent,
       failed: 0,
       cancelled,
+      delivered: 0,
+      undelivered: 0,
     });
     let cancelled = false;
     const api = mockDetailApi(
@@ -209,7 +211,7 @@ describe("Campaign actions", () => {
   it("retries failed messages with an Idempotency-Key, kept for a retry after a network failure", async () => {
     let calls = 0;
     let status: CampaignStatus = "sent";
-    const stats = { total: 5, pending: 0, sending: 0, sent: 3, failed: 2, cancelled: 0 };
+    const stats = { total: 5, pending: 0, sending: 0, sent: 3, failed: 2, cancelled: 0, delivered: 0, undelivered: 0 };
     const api = mockDetailApi(
       () => campaignDetail({ status, stats }),
       {
@@ -240,7 +242,7 @@ describe("Campaign actions", () => {
   it("a refused retry gets a new key next time", async () => {
     let calls = 0;
     const api = mockDetailApi(
-      { status: "failed", stats: { total: 5, pending: 0, sending: 0, sent: 0, failed: 5, cancelled: 0 } },
+      { status: "failed", stats: { total: 5, pending: 0, sending: 0, sent: 0, failed: 5, cancelled: 0, delivered: 0, undelivered: 0 } },
       {
         handlers: [
           http.post("/campaigns/1/retry-failed", () => {
