@@ -70,7 +70,16 @@ async def test_get_matches_create_and_has_the_brief_shape(client):
     body = response.json()
     assert body == created
     assert set(body) >= BRIEF_DETAIL_KEYS
-    assert set(body["stats"]) == {"total", "pending", "sending", "sent", "failed", "cancelled"}
+    assert set(body["stats"]) == {
+        "total",
+        "pending",
+        "sending",
+        "sent",
+        "failed",
+        "cancelled",
+        "delivered",
+        "undelivered",
+    }
     assert body["channel"] == "whatsapp"
 
 

@@ -443,6 +443,10 @@ async def test_messages_are_paged_newest_first(client, runtime, make_campaign):
         "retry_count": 1,
         "last_error": "provider said no",
         "error_code": None,
+        "provider": None,
+        "provider_message_id": None,
+        "delivery_status": None,
+        "delivered_at": None,
         "created_at": failed["created_at"],
         "updated_at": failed["updated_at"],
     }
