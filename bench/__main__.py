@@ -13,7 +13,7 @@ import time
 
 import httpx
 
-from bench import dispatch, segments
+from bench import dispatch, providers, segments
 from bench.common import (
     Databases,
     api_command,
@@ -134,7 +134,7 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["send", "dispatch", "throughput", "listing", "segments"],
+        choices=["send", "dispatch", "throughput", "listing", "segments", "providers"],
         default=None,
     )
     args = parser.parse_args()
@@ -182,6 +182,9 @@ async def main() -> None:
             await bench_listing(databases, args.campaigns)
         if args.only in (None, "segments"):
             await segments.bench_segments(databases, args.segment_customers, 3, memory)
+        if args.only in (None, "providers"):
+            await providers.bench_provider_path(databases, args.messages, args.rounds, memory)
+            await providers.bench_rate_limit(databases)
     finally:
         await databases.drop_templates()
     for label, mb in memory.items():
