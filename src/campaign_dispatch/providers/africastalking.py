@@ -88,9 +88,8 @@ class AfricasTalkingSender(HttpSender):
         settings: Settings,
         *,
         timeout: float | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(settings, timeout=timeout, transport=transport)
+        super().__init__(settings, timeout=timeout)
         self.username = settings.at_username or ""
         self.sender_id = settings.at_sender_id
         self.url = settings.at_base_url.rstrip("/") + SEND_PATH

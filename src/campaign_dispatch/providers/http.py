@@ -108,7 +108,6 @@ class HttpSender:
         settings: Settings,
         *,
         timeout: float | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.timeout = send_timeout(settings) if timeout is None else timeout
         connections = max(1, settings.worker_concurrency)
@@ -116,7 +115,6 @@ class HttpSender:
             timeout=httpx.Timeout(self.timeout),
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             follow_redirects=False,
-            transport=transport,
         )
 
     @property

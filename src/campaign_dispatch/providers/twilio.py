@@ -92,9 +92,8 @@ class TwilioSender(HttpSender):
         settings: Settings,
         *,
         timeout: float | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(settings, timeout=timeout, transport=transport)
+        super().__init__(settings, timeout=timeout)
         sid = settings.twilio_account_sid or ""
         self.url = (
             f"{settings.twilio_base_url.rstrip('/')}/{API_VERSION}/Accounts/"

@@ -58,9 +58,8 @@ class WebhookGatewaySender(HttpSender):
         settings: Settings,
         *,
         timeout: float | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(settings, timeout=timeout, transport=transport)
+        super().__init__(settings, timeout=timeout)
         self.url = settings.webhook_provider_url or ""
         self.secret = settings.webhook_provider_secret or ""
         self.callback_url = settings.public_base_url.rstrip("/") + DELIVERY_PATH

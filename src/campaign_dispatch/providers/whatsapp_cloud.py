@@ -108,9 +108,8 @@ class WhatsAppCloudSender(HttpSender):
         settings: Settings,
         *,
         timeout: float | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(settings, timeout=timeout, transport=transport)
+        super().__init__(settings, timeout=timeout)
         base = settings.whatsapp_base_url.rstrip("/")
         self.url = f"{base}/{settings.whatsapp_phone_number_id or ''}/messages"
         self.headers = {
