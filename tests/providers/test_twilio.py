@@ -85,7 +85,7 @@ async def test_each_outcome_class(fake: FakeProvider, outcome: ProviderOutcome, 
     result = await send(sender_for(fake.base_url))
     assert (result.outcome, result.code) == (outcome, code)
     assert result.provider_message_id is None
-    assert result.detail and result.detail.startswith("twilio: HTTP")
+    assert result.detail and result.detail.startswith("HTTP")
     assert result.retry_after == (3.0 if outcome is ProviderOutcome.THROTTLED else None)
 
 

@@ -93,7 +93,7 @@ async def test_each_outcome_class(fake: FakeProvider, outcome: ProviderOutcome, 
     fake.set_behaviour("whatsapp", outcome=outcome, retry_after=4)
     result = await send(sender_for(fake.base_url))
     assert (result.outcome, result.code) == (outcome, code)
-    assert result.detail and result.detail.startswith("whatsapp_cloud: HTTP")
+    assert result.detail and result.detail.startswith("HTTP")
     assert result.retry_after == (4.0 if outcome is ProviderOutcome.THROTTLED else None)
 
 

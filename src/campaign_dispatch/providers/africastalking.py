@@ -113,7 +113,7 @@ class AfricasTalkingSender(HttpSender):
             return SendResult(
                 outcome,
                 code=str(code) if code is not None else None,
-                detail=shorten(f"{NAME}: {message}"),
+                detail=shorten(message),
             )
         return _recipient_result(recipients[0])
 
@@ -134,7 +134,7 @@ def _recipient_result(recipient: dict[str, Any]) -> SendResult:
     if outcome is ProviderOutcome.ACCEPTED:
         return SendResult.accepted(str(recipient["messageId"]), str(code))
     status = recipient.get("status") or name
-    return SendResult(outcome, code=str(code), detail=shorten(f"{NAME}: {status}"))
+    return SendResult(outcome, code=str(code), detail=shorten(f"{code} {status}"))
 
 
 class AfricasTalkingWebhook:

@@ -145,13 +145,13 @@ class HttpSender:
             return SendResult(
                 ProviderOutcome.RETRYABLE,
                 code="timeout",
-                detail=f"{self.name}: no answer within {self.timeout:g}s ({type(exc).__name__})",
+                detail=f"no answer within {self.timeout:g}s ({type(exc).__name__})",
             )
         except httpx.HTTPError as exc:  # connection refused or reset, protocol errors
             return SendResult(
                 ProviderOutcome.RETRYABLE,
                 code="transport",
-                detail=shorten(f"{self.name}: {type(exc).__name__}: {exc}"),
+                detail=shorten(f"{type(exc).__name__}: {exc}"),
             )
         return self.classify(response)
 
@@ -166,7 +166,7 @@ class HttpSender:
                     ProviderOutcome.ACCEPTED,
                     None,
                     code=str(status),
-                    detail=f"{self.name}: HTTP {status} answer without a readable message id",
+                    detail=f"HTTP {status} answer without a readable message id",
                 )
         try:
             error = self.read_error(response)
@@ -182,7 +182,7 @@ class HttpSender:
         return SendResult(
             outcome,
             code=error.code or str(status),
-            detail=shorten(f"{self.name}: HTTP {status}: {message}"),
+            detail=shorten(f"HTTP {status}: {message}"),
             retry_after=retry_after,
         )
 

@@ -213,7 +213,7 @@ class BatchProcessor:
         if answer.outcome == ProviderOutcome.ACCEPTED:
             return result(rendered, None, answer=answer, provider=sender.name)
         code, retryable = _FAILURES[answer.outcome]
-        said = " ".join(part for part in (answer.code, answer.detail) if part) or "no detail"
+        said = answer.detail or answer.code or "no detail"
         error = f"{sender.name} provider: {said}"
         return result(rendered, error, code, retryable, answer, sender.name)
 
