@@ -142,35 +142,37 @@ async def reconcile(
     ids = sorted(expected)
     connection = await asyncpg.connect(database_url)
     try:
-        campaigns = {
-            r["id"]: r["status"]
-            for r in await connection.fetch(
-                "SELECT id, status FROM campaigns WHERE id = ANY($1::bigint[])", ids
-            )
-        }
-        rows = await connection.fetch(
-            """SELECT id, campaign_id, status, retry_count, lease_expiries, delivery_status
-               FROM outbound_messages WHERE campaign_id = ANY($1::bigint[])""",
-            ids,
-        )
-        counters = {
-            (r["channel"], r["status"]): r["n"]
-            for r in await connection.fetch("SELECT channel, status, n FROM campaign_counts")
-        }
-        message_counters = {
-            (r["campaign_id"], r["status"]): r["n"]
-            for r in await connection.fetch(
-                "SELECT campaign_id, status, n FROM campaign_message_counts "
-                "WHERE campaign_id = ANY($1::bigint[]) AND n <> 0",
+        # One snapshot: the mock's receipts keep landing while this reads.
+        async with connection.transaction(isolation="repeatable_read", readonly=True):
+            campaigns = {
+                r["id"]: r["status"]
+                for r in await connection.fetch(
+                    "SELECT id, status FROM campaigns WHERE id = ANY($1::bigint[])", ids
+                )
+            }
+            rows = await connection.fetch(
+                """SELECT id, campaign_id, status, retry_count, lease_expiries, delivery_status
+                   FROM outbound_messages WHERE campaign_id = ANY($1::bigint[])""",
                 ids,
             )
-        }
-        actual = {
-            (r["channel"], r["status"]): r["n"]
-            for r in await connection.fetch(
-                "SELECT channel, status, count(*) AS n FROM campaigns GROUP BY 1, 2"
-            )
-        }
+            counters = {
+                (r["channel"], r["status"]): r["n"]
+                for r in await connection.fetch("SELECT channel, status, n FROM campaign_counts")
+            }
+            message_counters = {
+                (r["campaign_id"], r["status"]): r["n"]
+                for r in await connection.fetch(
+                    "SELECT campaign_id, status, n FROM campaign_message_counts "
+                    "WHERE campaign_id = ANY($1::bigint[]) AND n <> 0",
+                    ids,
+                )
+            }
+            actual = {
+                (r["channel"], r["status"]): r["n"]
+                for r in await connection.fetch(
+                    "SELECT channel, status, count(*) AS n FROM campaigns GROUP BY 1, 2"
+                )
+            }
     finally:
         await connection.close()
     result.statuses = campaigns
@@ -197,8 +199,9 @@ async def reconcile(
         if counts["cancelled"] and status != "cancelled":
             result.problem("cancelled messages in a campaign not cancelled", f"{cid} {status}")
         kept = {s: n for (c, s), n in message_counters.items() if c == cid}
-        if kept != {s: n for s, n in (counts + per_delivery[cid]).items() if n}:
-            result.problem("campaign_message_counts disagree", f"{cid}: {kept} != {dict(counts)}")
+        real = {s: n for s, n in (counts + per_delivery[cid]).items() if n}
+        if kept != real:
+            result.problem("campaign_message_counts disagree", f"{cid}: {kept} != {real}")
     for key in set(counters) | set(actual):
         if counters.get(key, 0) != actual.get(key, 0):
             result.problem(
