@@ -16,8 +16,8 @@ export function DeliveryFunnel({ stats }: { stats: CampaignStats }) {
       <h3 id="funnel-title" className="funnel__title">
         Receipts
       </h3>
-      <dl className="stats__grid funnel__grid">
-        <div className="stat stat--sent">
+      <dl className="funnel__grid">
+        <div className="stat stat--funnel-sent">
           <dt>Sent</dt>
           <dd>{formatNumber(sent)}</dd>
         </div>
@@ -47,7 +47,7 @@ export function DeliveryFunnel({ stats }: { stats: CampaignStats }) {
             ) : null,
           )}
       </div>
-      <p className="stats__caption">
+      <p className="funnel__caption">
         {sent > 0 ? "Shares of the messages sent, from the providers' delivery receipts." : "Receipts arrive once messages are sent."}
       </p>
     </div>
