@@ -83,7 +83,6 @@ class Decisions:
     """Campaigns that had an attempt fail: check them for the automatic pause."""
     account_errors: dict[int, str] = field(default_factory=dict)
     """Campaigns whose provider account refused a send, with what it said: pause them."""
-    throttled: int = 0
 
     @property
     def sent(self) -> int:
@@ -142,7 +141,6 @@ def _outcome(r: AttemptResult, policy: RetryPolicy, decisions: Decisions) -> Out
         decisions.account_errors.setdefault(r.campaign_id, r.error)
         return outcome(MessageStatus.PENDING, ACCOUNT_HOLD_SECONDS, counted=False)
     if r.outcome == ProviderOutcome.THROTTLED:
-        decisions.throttled += 1
         delay = r.retry_after or policy.delay_seconds(1)
         decisions.retries.append(Retry(Job(r.message_id, r.attempt + 1), delay))
         return outcome(MessageStatus.PENDING, delay, free=True)
