@@ -54,12 +54,21 @@ async def test_d_workers_killed_in_turn_leases_expire_and_everything_reconciles(
         assert response.status_code == 202, response.text
     url = cluster.database_url
 
-    # 1. worker-1 dies with claims in hand; once they have expired, it comes back.
+    # 1. worker-1 dies with claims in hand; once they have expired, it comes back. A
+    # worker holds at most WORKER_CONCURRENCY claims: more than that held at once means
+    # both workers hold some, so worker-1 is killed with claims of its own.
     await wait_for_final(url, campaign, at_least=MESSAGES * 15 // 100)
+    deadline = time.monotonic() + 20
+    while (held := await _claimed(url)) <= 16:
+        assert time.monotonic() < deadline, f"never more than {held} claims held: one worker idle"
+        await asyncio.sleep(0.01)
     worker1.kill()
     deadline = time.monotonic() + 20
     while (left_by_first_kill := await _expiries(url)) == 0:
-        assert time.monotonic() < deadline, "no claim of the killed worker-1 expired"
+        assert time.monotonic() < deadline, (
+            f"no claim of the killed worker-1 expired ({held} held before the kill, "
+            f"{await _claimed(url)} now)"
+        )
         await asyncio.sleep(0.2)
     await worker1.restart()
 

@@ -48,13 +48,15 @@ async def test_a_hung_provider_call_does_not_stall_the_other_lanes(api, rabbit_s
     try:
         campaign_id = await create_and_send(client, 40)
 
-        async def all_but_the_hung_one_sent() -> bool:
-            return sender.delivered == 39
+        # The sender counts a delivery before the worker records it: wait on the database.
+        async def all_but_the_hung_one_recorded() -> bool:
+            rows = await messages(worker, campaign_id)
+            return sum(m.status == MessageStatus.SENT for m in rows) == 39
 
-        await eventually(all_but_the_hung_one_sent, timeout=30)
+        await eventually(all_but_the_hung_one_recorded, timeout=30)
         rows = await messages(worker, campaign_id)
         waiting = [m.id for m in rows if m.status != MessageStatus.SENT]
-        assert waiting == [sender.hung]
+        assert waiting == [sender.hung] and sender.delivered == 39
 
         sender.release.set()
 
