@@ -23,8 +23,11 @@ TABLES = (
     "campaign_audience",
     "campaigns",
     "campaign_counts",
+    "customer_consent_events",
     "customers",
     "relay_batches",
+    "early_receipts",
+    "inbound_messages",
     "campaign_message_counts",
 )
 

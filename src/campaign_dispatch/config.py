@@ -5,8 +5,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import phonenumbers
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from campaign_dispatch.compliance.windows import SendWindow, valid_zone
 
 _DEFAULT_WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 
@@ -59,6 +62,14 @@ class Settings(BaseSettings):
     webhook_provider_url: str | None = None
     webhook_provider_secret: str | None = None
 
+    # Compliance: national numbers are read in DEFAULT_REGION; a customer without a
+    # timezone (and whose number's country does not name one) is in DEFAULT_TIMEZONE; a
+    # campaign without a send_window uses DEFAULT_SEND_WINDOW ("08:00-20:00"; unset: any
+    # time), in each recipient's local time.
+    default_region: str = Field("KE", pattern=r"^[A-Z]{2}$")
+    default_timezone: str = "Africa/Nairobi"
+    default_send_window: str | None = None
+
     max_retries: int = Field(3, ge=0, le=20)
     retry_base_delay_ms: int = Field(1000, ge=1)
     worker_concurrency: int = Field(256, ge=1, le=10_000)
@@ -100,11 +111,35 @@ class Settings(BaseSettings):
         "whatsapp_verify_token",
         "webhook_provider_url",
         "webhook_provider_secret",
+        "default_send_window",
         mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        return valid_zone(value)
+
+    @field_validator("default_send_window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        return None if value is None else SendWindow.parse(value).setting()
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region phonenumbers knows (e.g. KE, US)")
+        return value
+
+    @property
+    def send_window(self) -> SendWindow | None:
+        """DEFAULT_SEND_WINDOW, for campaigns without their own."""
+        window = self.default_send_window
+        return None if window is None else SendWindow.parse(window)
 
     @property
     def api_key_set(self) -> frozenset[str]:

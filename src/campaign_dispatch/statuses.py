@@ -76,7 +76,21 @@ class FailureCode(StrEnum):
     PROVIDER_REJECTED = "PROVIDER_REJECTED"  # terminal: invalid number, template refused
     PROVIDER_THROTTLED = "PROVIDER_THROTTLED"
     PROVIDER_ACCOUNT = "PROVIDER_ACCOUNT"
-    OPTED_OUT = "OPTED_OUT"
+    OPTED_OUT = "OPTED_OUT"  # the provider said so, or the customer had opted out
+    EXPIRED = "EXPIRED"  # not sent by the campaign's expires_at: never sent late
+
+
+class ConsentSource(StrEnum):
+    """Where a customer's opt-out or opt-in came from (each change is kept)."""
+
+    API = "api"  # POST /customers/{id}/opt-out or /opt-in
+    INBOUND = "inbound"  # a STOP or START keyword in a message they sent us
+    PROVIDER = "provider"  # a provider refused a send: the recipient opted out there
+
+
+WAITING_FOR_WINDOW = "window_wait"
+"""campaign_message_counts' key for pending messages held until their recipient's send
+window opens (beside the message and delivery statuses)."""
 
 
 SENDABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
@@ -108,6 +122,7 @@ TERMINAL_FAILURES = (
     FailureCode.CAMPAIGN_NOT_FOUND,
     FailureCode.PROVIDER_REJECTED,
     FailureCode.OPTED_OUT,
+    FailureCode.EXPIRED,
 )
 """Failures that trying again cannot fix: retry-failed leaves their messages failed."""
 

@@ -5,7 +5,7 @@ from campaign_dispatch.models.campaign import (
     CampaignCount,
     CampaignMessageCount,
 )
-from campaign_dispatch.models.customer import Customer
+from campaign_dispatch.models.customer import ConsentEvent, Customer
 from campaign_dispatch.models.idempotency import IdempotencyRecord
 from campaign_dispatch.models.message import (
     EarlyReceipt,
@@ -22,6 +22,7 @@ __all__ = [
     "CampaignAudience",
     "CampaignCount",
     "CampaignMessageCount",
+    "ConsentEvent",
     "Customer",
     "EarlyReceipt",
     "IdempotencyRecord",

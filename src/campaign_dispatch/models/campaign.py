@@ -17,6 +17,7 @@ from campaign_dispatch.models.base import Base, IdType, Timestamped
 from campaign_dispatch.statuses import CampaignStatus, Channel, sql_list
 
 _DUE = text(f"status = '{CampaignStatus.SCHEDULED}'")
+_EXPIRING = text("expires_at IS NOT NULL")
 
 
 class Campaign(Timestamped, Base):
@@ -35,6 +36,13 @@ class Campaign(Timestamped, Base):
             "scheduled_at",
             postgresql_where=_DUE,
             sqlite_where=_DUE,
+        ),
+        # the recovery sweep's expired campaigns
+        Index(
+            "ix_campaigns_expires_at",
+            "expires_at",
+            postgresql_where=_EXPIRING,
+            sqlite_where=_EXPIRING,
         ),
     )
 
@@ -55,6 +63,11 @@ class Campaign(Timestamped, Base):
     # WhatsApp: a pre-approved template ({name, language, body_params}) sent instead of
     # free text; each body parameter is rendered like base_template.
     whatsapp_template: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
+    # Quiet hours: {"start": "08:00", "end": "20:00"} on each recipient's clock (unset:
+    # DEFAULT_SEND_WINDOW); a start after the end wraps past midnight.
+    send_window: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
+    # Nothing is sent after this: what is left then fails with EXPIRED.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime())
 
 
 class CampaignAudience(Base):

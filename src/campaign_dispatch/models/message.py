@@ -31,6 +31,7 @@ _PUBLISHED = text(f"{_PENDING} AND enqueued_at IS NOT NULL")
 _CLAIMED = text(f"status = '{MessageStatus.SENDING}'")
 _RECORDED = text("provider_message_id IS NOT NULL")
 _FINISHED = text(f"status IN ({sql_list(FINAL)})")
+_WINDOW_WAIT = text(f"{_PENDING} AND window_opens_at IS NOT NULL")
 
 
 class OutboundMessage(Timestamped, Base):
@@ -80,6 +81,14 @@ class OutboundMessage(Timestamped, Base):
             postgresql_where=_PUBLISHED,
             sqlite_where=_PUBLISHED,
         ),
+        # a campaign's next window opening (the detail)
+        Index(
+            "ix_outbound_messages_window_wait",
+            "campaign_id",
+            "window_opens_at",
+            postgresql_where=_WINDOW_WAIT,
+            sqlite_where=_WINDOW_WAIT,
+        ),
         # GET /stats: messages finished today
         Index(
             "ix_outbound_messages_finished",
@@ -112,6 +121,9 @@ class OutboundMessage(Timestamped, Base):
     # What the receipts said; it only moves forward (statuses.DELIVERY_RANK).
     delivery_status: Mapped[str | None] = mapped_column(String(16))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime())
+    # Set while pending only because the recipient's send window is shut: it goes out
+    # (available_at) when the window opens; not an attempt, not a failure.
+    window_opens_at: Mapped[datetime | None] = mapped_column(DateTime())
 
 
 class MessageAttempt(Base):

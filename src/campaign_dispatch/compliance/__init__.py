@@ -1,0 +1,1 @@
+"""Compliance: who may be sent to, and when."""
