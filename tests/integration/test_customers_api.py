@@ -30,11 +30,17 @@ async def test_create_returns_201_location_and_the_customer(client):
     assert response.status_code == 201, response.text
     created = response.json()
     assert response.headers["location"] == f"/customers/{created['id']}"
-    assert created == {**body, "id": created["id"], "created_at": created["created_at"]}
+    assert created == {
+        **body,
+        "id": created["id"],
+        "opted_out_at": None,
+        "timezone": None,
+        "created_at": created["created_at"],
+    }
     assert created["created_at"].endswith("Z")
     fetched = await client.get(f"/customers/{created['id']}")
     assert fetched.status_code == 200
-    assert fetched.json() == created
+    assert fetched.json() == {**created, "consent_history": []}
 
 
 async def test_optional_fields_default_to_null(client):
@@ -42,13 +48,9 @@ async def test_optional_fields_default_to_null(client):
 
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["phone"] == "0712345678"
-    assert [body[k] for k in ("first_name", "last_name", "location", "preferred_product")] == [
-        None,
-        None,
-        None,
-        None,
-    ]
+    assert body["phone"] == "+254712345678"  # national, read as DEFAULT_REGION's (KE)
+    fields = ("first_name", "last_name", "location", "preferred_product", "timezone")
+    assert [body[k] for k in fields] == [None] * 5
 
 
 async def test_phone_is_stored_without_spaces_or_dashes(client):

@@ -1,5 +1,6 @@
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -18,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.clock import utcnow
-from campaign_dispatch.models import Customer
+from campaign_dispatch.models import ConsentEvent, Customer
 from campaign_dispatch.models.base import MAX_ID
 from campaign_dispatch.repositories.id_lists import id_table
 from campaign_dispatch.repositories.pagination import PageRequest, PageResult, paginate
@@ -37,21 +38,56 @@ async def add(session: AsyncSession, values: dict[str, Any]) -> Customer:
     return customer
 
 
-async def list_page(session: AsyncSession, request: PageRequest, q: str | None) -> PageResult:
+@dataclass(frozen=True)
+class CustomerFilter:
+    """What GET /customers narrows to. `q` is searched in the names, location and
+    product; `phone` is the E.164 form of q when q is a whole phone number, and
+    `phone_digits` q without separators when it could be part of one."""
+
+    q: str | None = None
+    phone: str | None = None
+    phone_digits: str | None = None
+    opted_out: bool | None = None
+
+
+async def list_page(
+    session: AsyncSession, request: PageRequest, where: CustomerFilter
+) -> PageResult:
     query = select(Customer)
-    if q:
+    if where.q:
         # autoescape: q is text to find, so its own % and _ match literally
-        needle = q.lower()
+        needle = where.q.lower()
+        found = [
+            func.lower(Customer.first_name).contains(needle, autoescape=True),
+            func.lower(Customer.last_name).contains(needle, autoescape=True),
+            Customer.phone.contains(where.phone_digits or needle, autoescape=True),
+            func.lower(Customer.location).contains(needle, autoescape=True),
+            func.lower(Customer.preferred_product).contains(needle, autoescape=True),
+        ]
+        if where.phone:
+            found.append(Customer.phone == where.phone)
+        query = query.where(or_(*found))
+    if where.opted_out is not None:
         query = query.where(
-            or_(
-                func.lower(Customer.first_name).contains(needle, autoescape=True),
-                func.lower(Customer.last_name).contains(needle, autoescape=True),
-                Customer.phone.contains(needle, autoescape=True),
-                func.lower(Customer.location).contains(needle, autoescape=True),
-                func.lower(Customer.preferred_product).contains(needle, autoescape=True),
-            )
+            Customer.opted_out_at.is_not(None)
+            if where.opted_out
+            else Customer.opted_out_at.is_(None)
         )
-    return await paginate(session, query, Customer.id, request, {"q": q})
+    filters: dict[str, object] = {"q": where.q, "opted_out": where.opted_out}
+    return await paginate(session, query, Customer.id, request, filters)
+
+
+async def consent_history(
+    session: AsyncSession, customer_id: int, limit: int
+) -> Sequence[ConsentEvent]:
+    """A customer's latest consent events, newest first."""
+    query = (
+        select(ConsentEvent)
+        .where(ConsentEvent.customer_id == customer_id)
+        .order_by(ConsentEvent.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
 
 
 async def missing_ids(session: AsyncSession, ids: Sequence[int]) -> list[int]:
@@ -85,7 +121,7 @@ async def existing_phones(session: AsyncSession, phones: Sequence[str]) -> set[s
     return set((await session.scalars(query)).all())
 
 
-_IMPORTED = ("phone", "first_name", "last_name", "location", "preferred_product")
+_IMPORTED = ("phone", "first_name", "last_name", "location", "preferred_product", "timezone")
 
 
 async def insert_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:

@@ -9,18 +9,25 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campaign_dispatch import phones
+from campaign_dispatch.clock import utcnow
 from campaign_dispatch.errors import CustomerNotFound, UnknownCustomers, ValidationFailed
 from campaign_dispatch.models import Customer
 from campaign_dispatch.repositories import customers as repo
+from campaign_dispatch.repositories.consent import ConsentChange, record_consent
 from campaign_dispatch.repositories.pagination import PageRequest
 from campaign_dispatch.schemas.common import MAX_ERROR_DETAILS, Page, more_not_shown
 from campaign_dispatch.schemas.customer import (
+    CONSENT_HISTORY_SHOWN,
+    ConsentEventRead,
     CustomerCreate,
+    CustomerDetail,
     CustomerImportResult,
     CustomerRead,
     ImportRowError,
 )
 from campaign_dispatch.services.paging import paged
+from campaign_dispatch.statuses import ConsentSource
 
 IMPORT_MAX_ROWS = 200_000
 
@@ -32,8 +39,34 @@ async def _get(session: AsyncSession, customer_id: int) -> Customer:
     return customer
 
 
-async def get(session: AsyncSession, customer_id: int) -> CustomerRead:
-    return CustomerRead.model_validate(await _get(session, customer_id))
+async def _detail(session: AsyncSession, customer: Customer) -> CustomerDetail:
+    history = await repo.consent_history(session, customer.id, CONSENT_HISTORY_SHOWN)
+    return CustomerDetail.model_validate(
+        {
+            **CustomerRead.model_validate(customer).model_dump(),
+            "consent_history": [ConsentEventRead.model_validate(e) for e in history],
+        }
+    )
+
+
+async def get(session: AsyncSession, customer_id: int) -> CustomerDetail:
+    """The customer with their latest opt-outs and opt-ins."""
+    return await _detail(session, await _get(session, customer_id))
+
+
+async def set_opted_out(session: AsyncSession, customer_id: int, opted_out: bool) -> CustomerDetail:
+    """Opt the customer out (or back in) through the API; a repeat changes nothing."""
+    customer = await _get(session, customer_id)
+    change = ConsentChange(customer_id, None, opted_out, ConsentSource.API)
+    if await record_consent(session, [change], utcnow()):
+        await session.refresh(customer)
+    return await _detail(session, customer)
+
+
+def _invalid_phone(exc: phones.InvalidPhone) -> ValidationFailed:
+    return ValidationFailed(
+        f"Invalid phone number: {exc}", details=[{"field": "phone", "message": str(exc)}]
+    )
 
 
 def _duplicate_phone(phone: str) -> ValidationFailed:
@@ -43,14 +76,19 @@ def _duplicate_phone(phone: str) -> ValidationFailed:
     )
 
 
-async def create(session: AsyncSession, data: CustomerCreate) -> CustomerRead:
-    if await repo.existing_phones(session, [data.phone]):
-        raise _duplicate_phone(data.phone)
+async def create(session: AsyncSession, data: CustomerCreate, region: str) -> CustomerRead:
+    """A new customer, the phone stored as E.164 (national formats read as `region`'s)."""
+    try:
+        phone = phones.normalize(data.phone, region)
+    except phones.InvalidPhone as exc:
+        raise _invalid_phone(exc) from None
+    if await repo.existing_phones(session, [phone]):
+        raise _duplicate_phone(phone)
     try:
         async with session.begin_nested():
-            customer = await repo.add(session, data.model_dump())
+            customer = await repo.add(session, {**data.model_dump(), "phone": phone})
     except IntegrityError:  # a concurrent request took the phone after the check
-        raise _duplicate_phone(data.phone) from None
+        raise _duplicate_phone(phone) from None
     return CustomerRead.model_validate(customer)
 
 
@@ -67,9 +105,23 @@ async def require_existing(session: AsyncSession, customer_ids: list[int], field
         )
 
 
-def _row_error(row: int, exc: ValidationError) -> ImportRowError:
-    parts = [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()]
+def _row_error(
+    row: int, exc: ValidationError | None, phone: phones.InvalidPhone | None
+) -> ImportRowError:
+    parts = [f"phone: {phone}"] if phone is not None else []
+    if exc is not None:
+        parts += [f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors()]
     return ImportRowError(row=row, message="; ".join(parts))
+
+
+def _phone_error(raw: object, region: str) -> tuple[str | None, phones.InvalidPhone | None]:
+    """A row's phone as E.164, or why it is not one (None, None: not a text at all)."""
+    if not isinstance(raw, str):
+        return None, None
+    try:
+        return phones.normalize(raw, region), None
+    except phones.InvalidPhone as exc:
+        return None, exc
 
 
 class _Rows:
@@ -88,7 +140,7 @@ class _Rows:
             self.errors.append(error())
 
 
-def _read_rows(content: bytes) -> _Rows:
+def _read_rows(content: bytes, region: str) -> _Rows:
     # Decoded as it is read, not into one string first (a StringIO of a 32 MiB file
     # holds four bytes a character). newline="": the csv module then ends lines at \n,
     # \r\n and a lone \r (old Mac and some spreadsheet exports), and keeps line breaks
@@ -122,10 +174,17 @@ def _read_rows(content: bytes) -> _Rows:
                 rows.reject(partial(ImportRowError, row=line, message=message))
                 continue
             cleaned = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in row.items()}
+            phone, bad_phone = _phone_error(cleaned.get("phone"), region)
             try:
-                rows.valid.append(CustomerCreate.model_validate(cleaned).model_dump())
+                values = CustomerCreate.model_validate(cleaned).model_dump()
             except ValidationError as exc:
-                rows.reject(partial(_row_error, line, exc))
+                rows.reject(partial(_row_error, line, exc, bad_phone))
+                continue
+            if bad_phone is not None or phone is None:
+                rows.reject(partial(_row_error, line, None, bad_phone))
+                continue
+            values["phone"] = phone
+            rows.valid.append(values)
     except UnicodeDecodeError:  # decoded in blocks, ahead of the line being read
         raise ValidationFailed("The CSV file must be UTF-8 encoded") from None
     except csv.Error as exc:
@@ -143,15 +202,17 @@ def _listed(fields: set[str]) -> str:
     return ", ".join(sorted(fields))
 
 
-async def import_csv(session: AsyncSession, content: bytes) -> CustomerImportResult:
+async def import_csv(session: AsyncSession, content: bytes, region: str) -> CustomerImportResult:
     """Create customers from CSV rows; a bad row is reported and skipped, never half-imported.
 
-    Rows whose phone already exists (in the database or earlier in the file) are skipped.
-    The first 100 bad rows are listed; `errors_not_shown` counts the rest.
+    Phones are stored as E.164 (national formats read as `region`'s); a row whose phone is
+    not a valid number is a bad row. Rows whose phone already exists (in the database or
+    earlier in the file, in whatever format) are skipped. The first 100 bad rows are
+    listed; `errors_not_shown` counts the rest.
     """
     # Parsing and validating 200 000 rows takes seconds of CPU: in a thread, so that the
     # event loop (in the embedded mode, the worker's too) keeps serving meanwhile.
-    rows = await asyncio.to_thread(_read_rows, content)
+    rows = await asyncio.to_thread(_read_rows, content, region)
     existing = await repo.existing_phones(session, [values["phone"] for values in rows.valid])
     seen: set[str] = set(existing)
     to_insert = []
@@ -169,7 +230,15 @@ async def import_csv(session: AsyncSession, content: bytes) -> CustomerImportRes
 
 
 async def list_page(
-    session: AsyncSession, request: PageRequest, q: str | None
+    session: AsyncSession,
+    request: PageRequest,
+    q: str | None,
+    region: str,
+    opted_out: bool | None = None,
 ) -> Page[CustomerRead]:
-    fetch = repo.list_page(session, request, q.strip() or None if q else None)
-    return await paged(fetch, CustomerRead.model_validate)
+    """Customers newest first; `q` also finds a phone typed in any format (as `region`'s
+    national format, international, with separators), `opted_out` narrows to either."""
+    text = q.strip() or None if q else None
+    phone, digits = phones.search_forms(text, region) if text else (None, None)
+    where = repo.CustomerFilter(q=text, phone=phone, phone_digits=digits, opted_out=opted_out)
+    return await paged(repo.list_page(session, request, where), CustomerRead.model_validate)
