@@ -14,6 +14,19 @@ from campaign_dispatch.statuses import CampaignStatus
 
 MESSAGES_SENT = Counter("campaign_messages_sent_total", "Messages delivered to the provider")
 MESSAGES_FAILED = Counter("campaign_messages_failed_total", "Messages failed for good")
+MESSAGES_REFUSED = Counter(
+    "campaign_messages_refused_total",
+    "Claimed messages failed without a send: the customer opted out, the campaign expired",
+    ["code"],
+)
+MESSAGES_HELD = Counter(
+    "campaign_messages_held_total",
+    "Claimed messages put back until their recipient's send window opens",
+)
+MESSAGES_EXPIRED = Counter(
+    "campaign_messages_expired_total",
+    "Pending messages failed by the sweep: their campaign's expires_at passed",
+)
 MESSAGES_RETRIED = Counter("campaign_messages_retried_total", "Failed attempts scheduled for retry")
 SEND_ATTEMPT_SECONDS = Histogram(
     "campaign_send_attempt_seconds",

@@ -10,6 +10,7 @@ from functools import partial
 from sqlalchemy.engine import make_url
 
 from campaign_dispatch.background.supervisor import Supervisor
+from campaign_dispatch.compliance.rules import Rules
 from campaign_dispatch.providers import MockSender
 from campaign_dispatch.queue import QueueUnavailable
 from campaign_dispatch.queue.memory import InProcessQueue
@@ -86,6 +87,7 @@ class BackgroundServices:
                     },
                     budget=s.lease_seconds / 4,
                 ),
+                Rules(s.send_window, s.default_timezone),
             )
             worker = Worker(r.queue, processor, s.worker_concurrency, s.worker_batch_size)
             self.supervisor.spawn("worker", worker.run)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy import exists, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campaign_dispatch.compliance.windows import SendWindow
 from campaign_dispatch.models import Campaign, Customer
 from campaign_dispatch.models import OutboundMessage as M
 from campaign_dispatch.statuses import CampaignStatus, Channel, MessageStatus
@@ -46,6 +47,8 @@ class Claim:
     customer: CustomerValues | None  # None: the customer row is gone
     lease_expiries: int = 0  # claims on it that ran out before this one
     series_start: int = 0  # the attempt its current series began at
+    opted_out_at: datetime | None = None  # the customer's, read with the claim
+    timezone: str | None = None  # the customer's own (unset: their number's, or the default)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class CampaignTemplate:
     template: str
     channel: Channel
     whatsapp_template: Mapping[str, Any] | None = None  # {name, language, body_params}
+    send_window: SendWindow | None = None  # unset: DEFAULT_SEND_WINDOW
+    expires_at: datetime | None = None
 
 
 class ClaimRepository:
@@ -79,7 +84,12 @@ class ClaimRepository:
                 M.status == MessageStatus.PENDING,
                 live,
             )
-            .values(status=MessageStatus.SENDING, lease_expires_at=now + lease, updated_at=now)
+            .values(
+                status=MessageStatus.SENDING,
+                lease_expires_at=now + lease,
+                window_opens_at=None,
+                updated_at=now,
+            )
             .returning(
                 M.id, M.campaign_id, M.customer_id, M.retry_count, M.lease_expiries, M.series_start
             )
@@ -89,24 +99,41 @@ class ClaimRepository:
             return []
         columns = [getattr(Customer, name) for name in CUSTOMER_FIELDS]
         found = await session.execute(
-            select(Customer.id, *columns).where(Customer.id.in_({row[2] for row in rows}))
+            select(Customer.id, Customer.opted_out_at, Customer.timezone, *columns).where(
+                Customer.id.in_({row[2] for row in rows})
+            )
         )
-        customers = {r[0]: dict(zip(CUSTOMER_FIELDS, r[1:], strict=True)) for r in found.all()}
-        return [
-            Claim(mid, cid, cust, n, customers.get(cust), expiries, start)
-            for mid, cid, cust, n, expiries, start in rows
-        ]
+        customers = {r[0]: r[1:] for r in found.all()}
+        claims = []
+        for mid, cid, cust, n, expiries, start in rows:
+            values = customers.get(cust)
+            fields = None if values is None else dict(zip(CUSTOMER_FIELDS, values[2:], strict=True))
+            opted_out_at, timezone = (None, None) if values is None else values[:2]
+            claims.append(Claim(mid, cid, cust, n, fields, expiries, start, opted_out_at, timezone))
+        return claims
 
     async def templates(
         self, session: AsyncSession, campaign_ids: Sequence[int]
     ) -> dict[int, CampaignTemplate]:
         rows = await session.execute(
             select(
-                Campaign.id, Campaign.base_template, Campaign.channel, Campaign.whatsapp_template
+                Campaign.id,
+                Campaign.base_template,
+                Campaign.channel,
+                Campaign.whatsapp_template,
+                Campaign.send_window,
+                Campaign.expires_at,
             ).where(Campaign.id.in_(campaign_ids))
         )
         return {
-            cid: CampaignTemplate(t, Channel(channel), wa) for cid, t, channel, wa in rows.all()
+            cid: CampaignTemplate(
+                t,
+                Channel(channel),
+                wa,
+                None if window is None else SendWindow.from_json(window),
+                ends,
+            )
+            for cid, t, channel, wa, window, ends in rows.all()
         }
 
 
@@ -135,6 +162,7 @@ _PG_CLAIM = text(
         UPDATE outbound_messages AS m
         SET status = :to_status,
             lease_expires_at = timezone('UTC', now()) + make_interval(secs => :lease_seconds),
+            window_opens_at = NULL,
             updated_at = :now
         FROM targets JOIN live ON live.id = targets.campaign_id
         WHERE m.id = targets.id AND m.retry_count = targets.attempt AND m.status = :from_status
@@ -142,7 +170,8 @@ _PG_CLAIM = text(
             m.series_start
     )
     SELECT claimed.id, claimed.campaign_id, claimed.customer_id, claimed.retry_count,
-           claimed.lease_expiries, claimed.series_start, c.id IS NOT NULL, {_CUSTOMER_COLUMNS}
+           claimed.lease_expiries, claimed.series_start, c.id IS NOT NULL, c.opted_out_at,
+           c.timezone, {_CUSTOMER_COLUMNS}
     FROM claimed LEFT JOIN customers AS c ON c.id = claimed.customer_id
     """  # noqa: S608 (the only interpolation is the constant column list)
 )
@@ -175,9 +204,11 @@ class PostgresClaimRepository(ClaimRepository):
                 row[1],
                 row[2],
                 row[3],
-                dict(zip(CUSTOMER_FIELDS, row[7:], strict=True)) if row[6] else None,
+                dict(zip(CUSTOMER_FIELDS, row[9:], strict=True)) if row[6] else None,
                 row[4],
                 row[5],
+                row[7],
+                row[8],
             )
             for row in rows.all()
         ]

@@ -1,5 +1,7 @@
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from campaign_dispatch.models import CampaignAudience, Customer, MessageAttempt, OutboundMessage
 from campaign_dispatch.models.base import MAX_ID
@@ -36,24 +39,48 @@ def in_segment(filters: Mapping[str, str]) -> list[ColumnElement[bool]]:
     return [func.lower(getattr(Customer, k)) == func.lower(v) for k, v in filters.items()]
 
 
+@dataclass(frozen=True)
+class Queued:
+    messages: int  # pending messages inserted
+    opted_out: int  # customers of the audience left out: they opted out
+
+
 async def create_pending(
     session: AsyncSession,
     campaign_id: int,
     customer_ids: Sequence[int] | None,
     now: datetime,
     segment: Mapping[str, str] | None = None,
-) -> int:
+) -> Queued:
     """Insert one pending message per customer (the given ids, else the customers of the
-    segment, else the stored audience), set-based: one INSERT … SELECT whatever the size."""
+    segment, else the stored audience) who has not opted out, set-based: one INSERT …
+    SELECT whatever the size, and one count of those left out. Ids of no customer still
+    go in, so that the foreign key names them."""
+    gone = aliased(Customer, name="opted_out")
+
+    def not_opted_out(column: Any) -> ColumnElement[bool]:
+        return ~exists().where(gone.id == column, gone.opted_out_at.is_not(None))
+
     if customer_ids is not None:
-        source = select(id_table(session, customer_ids).c.id)
-    elif segment is not None:
-        source = select(Customer.id).where(*in_segment(segment))
-    else:
-        source = select(CampaignAudience.customer_id).where(
-            CampaignAudience.campaign_id == campaign_id
+        ids = id_table(session, customer_ids)
+        audience = select(ids.c.id).where(not_opted_out(ids.c.id))
+        left_out = select(func.count()).where(
+            Customer.id.in_(select(ids.c.id)), Customer.opted_out_at.is_not(None)
         )
-    customers = source.subquery("recipients")
+    elif segment is not None:
+        matching = in_segment(segment)
+        audience = select(Customer.id).where(*matching, Customer.opted_out_at.is_(None))
+        left_out = select(func.count()).where(*matching, Customer.opted_out_at.is_not(None))
+    else:
+        stored = CampaignAudience.campaign_id == campaign_id
+        audience = select(CampaignAudience.customer_id).where(
+            stored, not_opted_out(CampaignAudience.customer_id)
+        )
+        left_out = select(func.count()).where(
+            Customer.id.in_(select(CampaignAudience.customer_id).where(stored)),
+            Customer.opted_out_at.is_not(None),
+        )
+    customers = audience.subquery("recipients")
     rows = select(
         literal(campaign_id),
         customers.c[0],
@@ -77,7 +104,20 @@ async def create_pending(
             rows,
         )
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    skipped = await session.scalar(left_out)
+    return Queued(int(getattr(result, "rowcount", 0) or 0), int(skipped or 0))
+
+
+async def next_window_opening(session: AsyncSession, campaign_id: int) -> datetime | None:
+    """When the first of the campaign's messages held for a send window goes out (the
+    first entry of a partial index)."""
+    return await session.scalar(
+        select(func.min(M.window_opens_at)).where(
+            M.campaign_id == campaign_id,
+            M.status == MessageStatus.PENDING,
+            M.window_opens_at.is_not(None),
+        )
+    )
 
 
 async def list_page(

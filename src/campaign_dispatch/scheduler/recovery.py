@@ -10,6 +10,7 @@ from campaign_dispatch import metrics
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.db import Database
 from campaign_dispatch.queue import Job, JobQueue, QueueUnavailable
+from campaign_dispatch.repositories import compliance as compliance_repo
 from campaign_dispatch.repositories import receipts as receipts_repo
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
 from campaign_dispatch.scheduler.periodic import run_every
@@ -38,13 +39,17 @@ class Recovery:
     async def sweep(self) -> None:
         now = utcnow()
         async with self.database.sessions.begin() as session:
-            expired = await self.repositories.recovery.expire_leases(session, now, self.max_retries)
-        failed = [e for e in expired if e.status == MessageStatus.FAILED]
+            claims = await self.repositories.recovery.expire_leases(session, now, self.max_retries)
+        failed = [e for e in claims if e.status == MessageStatus.FAILED]
         for claim in failed:
             await self._dead_letter(claim.message_id, claim.attempt)
         async with self.database.sessions.begin() as session:
             abandoned = await self.repositories.outbox.release_abandoned(session, now)
         requeued = await self._requeue_lost(now)
+        async with self.database.sessions.begin() as session:
+            expired, _ = await compliance_repo.expire(session, now)
+        if expired:
+            metrics.MESSAGES_EXPIRED.inc(expired)
         async with self.database.sessions.begin() as session:
             finished = await self.repositories.outcomes.complete_campaigns(session, None, now)
         async with self.database.sessions.begin() as session:
@@ -53,15 +58,16 @@ class Recovery:
             metrics.RECEIPTS.labels("early", "applied").inc(receipts)
         if forgotten:
             metrics.RECEIPTS.labels("early", "unknown").inc(forgotten)
-        if expired or abandoned or requeued or finished or receipts:
+        if claims or abandoned or requeued or expired or finished or receipts:
             log.info(
                 "recovered",
-                expired_claims=len(expired),
+                expired_claims=len(claims),
                 abandoned_publishes=abandoned,
                 failed_for_good=len(failed),
                 requeued=requeued,
                 campaigns_finished=finished,
                 early_receipts_applied=receipts,
+                messages_expired=expired,
             )
 
     async def recover_in_process_queue(self, lease_seconds: float) -> None:

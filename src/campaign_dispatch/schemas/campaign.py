@@ -53,6 +53,27 @@ class WhatsAppTemplate(WriteModel):
     )
 
 
+Clock = Annotated[
+    str,
+    Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["08:00"]),
+]
+
+
+class SendWindowSpec(WriteModel):
+    """Quiet hours: messages go out only between `start` and `end` on each recipient's
+    own clock (their `timezone`, else their number's country's, else DEFAULT_TIMEZONE).
+    A start after the end wraps past midnight: 21:00 to 06:00 is the night."""
+
+    start: Clock
+    end: Clock
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if self.start == self.end:
+            raise PydanticCustomError("empty_window", "start and end must differ")
+        return self
+
+
 class _Audience(WriteModel):
     """An audience as a list of ids or as a segment, not both."""
 
@@ -69,11 +90,19 @@ class _Audience(WriteModel):
 
 
 class _Scheduled(WriteModel):
-    """`scheduled_at`, as create and update take it."""
+    """`scheduled_at`, `send_window` and `expires_at`, as create and update take them."""
 
     scheduled_at: UtcDateTime | None = None
+    send_window: SendWindowSpec | None = Field(
+        default=None,
+        description="Quiet hours on each recipient's clock (unset: DEFAULT_SEND_WINDOW)",
+    )
+    expires_at: UtcDateTime | None = Field(
+        default=None,
+        description="Nothing is sent after this: messages not sent by then fail with EXPIRED",
+    )
 
-    @field_validator("scheduled_at", mode="before")
+    @field_validator("scheduled_at", "expires_at", mode="before")
     @classmethod
     def _a_date_time(cls, value: object) -> object:
         # The document says an ISO 8601 date-time string; lax parsing would also take
@@ -84,7 +113,7 @@ class _Scheduled(WriteModel):
             return value
         raise ValueError("must be an ISO 8601 date-time, like 2030-01-31T09:00:00Z")
 
-    @field_validator("scheduled_at")
+    @field_validator("scheduled_at", "expires_at")
     @classmethod
     def _in_utc(cls, value: datetime | None) -> datetime | None:
         if value is None:
@@ -92,7 +121,7 @@ class _Scheduled(WriteModel):
         try:
             return to_naive_utc(value)
         except OverflowError:
-            raise ValueError("scheduled_at is out of range") from None
+            raise ValueError("out of range") from None
 
 
 class CampaignCreate(_Audience, _Scheduled):
@@ -162,7 +191,17 @@ class CampaignDetail(CampaignSummary):
         description="Why the campaign is paused (an operator, or the automatic pause's cause)"
     )
     whatsapp_template: WhatsAppTemplate | None
+    send_window: SendWindowSpec | None = Field(
+        description="Its own quiet hours (null: DEFAULT_SEND_WINDOW, if set, applies)"
+    )
+    expires_at: UtcDateTime | None
     stats: CampaignStats
+    waiting_for_window: int = Field(
+        0, description="Pending messages held until their recipient's send window opens"
+    )
+    next_window_opens_at: UtcDateTime | None = Field(
+        None, description="When the first of those goes out"
+    )
 
 
 class SendRequest(_Audience):

@@ -1,4 +1,5 @@
 from collections.abc import Callable, Collection
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,6 +11,7 @@ from campaign_dispatch.errors import (
     CampaignNotFound,
     Conflict,
     MessageNotFound,
+    ValidationFailed,
 )
 from campaign_dispatch.models import Campaign
 from campaign_dispatch.repositories import campaigns as repo
@@ -25,6 +27,7 @@ from campaign_dispatch.schemas.campaign import (
     CampaignUpdate,
     MessageDetail,
     MessageRead,
+    SendWindowSpec,
     WhatsAppTemplate,
 )
 from campaign_dispatch.schemas.common import Page
@@ -33,6 +36,7 @@ from campaign_dispatch.services.paging import paged
 from campaign_dispatch.services.templates import check_template
 from campaign_dispatch.statuses import (
     SENDABLE,
+    WAITING_FOR_WINDOW,
     CampaignStatus,
     Channel,
     DeliveryStatus,
@@ -60,6 +64,7 @@ async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
     check_template(data.base_template, "base_template")
     _check_whatsapp_template(data.whatsapp_template)
     scheduled_at = data.scheduled_at
+    _check_expiry(data.expires_at, scheduled_at)
     audience = sorted(set(data.customer_ids or []))
     if audience:
         await require_existing(session, audience, "customer_ids")
@@ -74,6 +79,8 @@ async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
             "status": CampaignStatus.SCHEDULED if in_future else CampaignStatus.DRAFT,
             "segment": data.segment.filters() if data.segment is not None else None,
             "whatsapp_template": _stored(data.whatsapp_template),
+            "send_window": _window(data.send_window),
+            "expires_at": data.expires_at,
         },
     )
     if audience:
@@ -128,14 +135,18 @@ async def update(session: AsyncSession, campaign_id: int, data: CampaignUpdate) 
     if "customer_ids" in given and data.customer_ids:
         audience = sorted(set(data.customer_ids))
         await require_existing(session, audience, "customer_ids")
-    for name in ("name", "channel", "base_template"):
+    for name in ("name", "channel", "base_template", "expires_at"):
         if name in given:
             setattr(campaign, name, getattr(data, name))
+    if "send_window" in given:
+        campaign.send_window = _window(data.send_window)
     if "scheduled_at" in given:
         scheduled_at = data.scheduled_at
         campaign.scheduled_at = scheduled_at
         in_future = scheduled_at is not None and scheduled_at > utcnow()
         campaign.status = CampaignStatus.SCHEDULED if in_future else CampaignStatus.DRAFT
+    if {"expires_at", "scheduled_at"} & given and campaign.expires_at is not None:
+        _check_expiry(campaign.expires_at, campaign.scheduled_at)
     # Either kind of audience replaces the other; null clears the one named.
     if "customer_ids" in given:
         await repo.clear_audience(session, campaign_id)
@@ -153,6 +164,26 @@ async def update(session: AsyncSession, campaign_id: int, data: CampaignUpdate) 
 def _check_whatsapp_template(template: WhatsAppTemplate | None) -> None:
     for i, param in enumerate(template.body_params if template is not None else ()):
         check_template(param, f"whatsapp_template.body_params[{i}]")
+
+
+def _window(window: SendWindowSpec | None) -> dict[str, str] | None:
+    return None if window is None else window.model_dump()
+
+
+def _check_expiry(expires_at: datetime | None, scheduled_at: datetime | None) -> None:
+    """A campaign's expiry must lie ahead, and after its scheduled time."""
+    if expires_at is None:
+        return
+    if expires_at <= utcnow():
+        raise ValidationFailed(
+            "expires_at must be in the future",
+            details=[{"field": "expires_at", "message": "must be in the future"}],
+        )
+    if scheduled_at is not None and expires_at <= scheduled_at:
+        raise ValidationFailed(
+            "expires_at must be after scheduled_at",
+            details=[{"field": "expires_at", "message": "must be after scheduled_at"}],
+        )
 
 
 def _stored(template: WhatsAppTemplate | None) -> dict[str, object] | None:
@@ -178,6 +209,7 @@ async def detail(session: AsyncSession, campaign_id: int) -> CampaignDetail:
         undelivered=counts.get(DeliveryStatus.UNDELIVERED, 0),
         **by_status,
     )
+    waiting = counts.get(WAITING_FOR_WINDOW, 0)
     return CampaignDetail.model_validate(
         {
             **{
@@ -185,6 +217,10 @@ async def detail(session: AsyncSession, campaign_id: int) -> CampaignDetail:
             },
             "audience_size": await repo.audience_size(session, campaign_id),
             "stats": stats,
+            "waiting_for_window": waiting,
+            "next_window_opens_at": (
+                await messages_repo.next_window_opening(session, campaign_id) if waiting else None
+            ),
         }
     )
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Collection, Mapping
 
+import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,8 @@ from campaign_dispatch.schemas.campaign import SendResponse
 from campaign_dispatch.services.campaigns import lock_unsent
 from campaign_dispatch.services.customers import require_existing
 from campaign_dispatch.statuses import SENDABLE, CampaignStatus
+
+log = structlog.get_logger(__name__)
 
 
 async def send(
@@ -39,6 +42,11 @@ async def send(
             "only draft or scheduled campaigns can be sent"
         ),
     )
+    if campaign.expires_at is not None and campaign.expires_at <= utcnow():
+        raise CampaignNotSendable(
+            f"Campaign {campaign_id} expired at {campaign.expires_at.isoformat()}Z: "
+            "nothing may be sent after its expires_at"
+        )
     recipients = sorted(set(customer_ids)) if customer_ids is not None else None
     if recipients is None and segment is None:
         segment = campaign.segment
@@ -58,7 +66,13 @@ async def send(
         if recipients is not None:
             await require_existing(session, recipients, "customer_ids")
         raise
-    if not queued:  # a segment that matches nobody: nothing to send, nothing changes
+    if not queued.messages and queued.opted_out:  # nothing to send, nothing changes
+        field = "customer_ids" if recipients is not None else "segment"
+        raise ValidationFailed(
+            f"every customer of the audience opted out ({queued.opted_out}): nothing to send",
+            details=[{"field": field, "message": "every customer opted out"}],
+        )
+    if not queued.messages:  # a segment that matches nobody
         raise ValidationFailed(
             "the segment matches no customer",
             details=[{"field": "segment", "message": "matches no customer"}],
@@ -67,7 +81,10 @@ async def send(
         raise CampaignNotSendable(f"Campaign {campaign_id} changed state during the send")
     await outbox.notify(session)
     return SendResponse(
-        campaign_id=campaign_id, messages_queued=queued, status=CampaignStatus.SENDING
+        campaign_id=campaign_id,
+        messages_queued=queued.messages,
+        status=CampaignStatus.SENDING,
+        skipped_opted_out=queued.opted_out,
     )
 
 
@@ -86,8 +103,10 @@ async def release_scheduled(
     queued = await messages_repo.create_pending(
         session, campaign_id, None, utcnow(), campaign.segment
     )
+    if queued.opted_out:
+        log.info("scheduled send left out opted-out customers", skipped=queued.opted_out)
     scheduled = (CampaignStatus.SCHEDULED,)
     if not await campaigns_repo.transition(session, campaign_id, scheduled, CampaignStatus.SENDING):
         raise CampaignNotSendable(f"Campaign {campaign_id} changed state during its release")
     await outbox.notify(session)
-    return queued
+    return queued.messages

@@ -9,12 +9,13 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
 from campaign_dispatch import metrics
 from campaign_dispatch.clock import utcnow
+from campaign_dispatch.compliance.rules import Hold, Rules
 from campaign_dispatch.db import Database
 from campaign_dispatch.providers import (
     Sender,
@@ -23,6 +24,7 @@ from campaign_dispatch.providers import (
     WhatsAppTemplateMessage,
 )
 from campaign_dispatch.queue import Delivery, Job, JobQueue, QueueUnavailable
+from campaign_dispatch.repositories import compliance as compliance_repo
 from campaign_dispatch.repositories.claims import CampaignTemplate, Claim
 from campaign_dispatch.repositories.outbox import DueMessage
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
@@ -62,6 +64,7 @@ class BatchProcessor:
     lease_seconds: float
     auto_pause: AutoPause
     rate_limit: SharedRateLimit | None = None
+    rules: Rules = field(default_factory=lambda: Rules(None, "UTC"))
     completion_interval: float = 0.25
     _templates: dict[int, CampaignTemplate] = field(default_factory=dict)
     _unchecked: set[int] = field(default_factory=set)
@@ -93,6 +96,7 @@ class BatchProcessor:
         ignored += [d for mid, (_, d) in jobs.items() if mid not in claimed]
         if len(claimed) < len(jobs):
             log.debug("ignored stale jobs", count=len(jobs) - len(claimed))
+        claims = await self._screen(claims, templates)
 
         metrics.IN_FLIGHT.inc(len(claims))
         try:
@@ -127,6 +131,47 @@ class BatchProcessor:
                 self._templates.update(found)
         cached = self._templates
         return claims, {cid: cached[cid] for cid in wanted if cid in cached}
+
+    async def _screen(
+        self, claims: list[Claim], templates: Mapping[int, CampaignTemplate]
+    ) -> list[Claim]:
+        """The claims that may be sent now. Checked at the moment of sending, whatever was
+        true when the campaign was sent: one whose customer opted out, or whose campaign
+        expired, fails without reaching a provider; one outside its recipient's send
+        window goes back to wait for it (one statement per opening time)."""
+        now = utcnow()
+        ready: list[Claim] = []
+        holds: list[tuple[int, datetime]] = []
+        refusals: list[tuple[int, Code, str]] = []
+        for claim in claims:
+            campaign = templates.get(claim.campaign_id)
+            if campaign is None or claim.customer is None:  # _attempt says why
+                ready.append(claim)
+                continue
+            verdict = self.rules.check(
+                now,
+                opted_out_at=claim.opted_out_at,
+                timezone=claim.timezone,
+                phone=str(claim.customer.get("phone") or ""),
+                window=campaign.send_window,
+                expires_at=campaign.expires_at,
+            )
+            if verdict is None:
+                ready.append(claim)
+            elif isinstance(verdict, Hold):
+                holds.append((claim.message_id, verdict.until))
+            else:
+                refusals.append((claim.message_id, verdict.code, verdict.error))
+        if holds or refusals:
+            async with self.database.statement_sessions.begin() as session:
+                await compliance_repo.hold(session, holds, now)
+                await compliance_repo.refuse(session, refusals, now)
+            for _, code, _ in refusals:
+                metrics.MESSAGES_REFUSED.labels(code).inc()
+            metrics.MESSAGES_HELD.inc(len(holds))
+            refused = {mid for mid, _, _ in refusals}
+            self._unchecked |= {c.campaign_id for c in claims if c.message_id in refused}
+        return ready
 
     async def _attempt(
         self, claim: Claim, templates: Mapping[int, CampaignTemplate]
