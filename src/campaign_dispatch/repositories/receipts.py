@@ -147,11 +147,22 @@ async def apply_early(session: AsyncSession, now: datetime, limit: int = 1000) -
     return applied, int(getattr(forgotten, "rowcount", 0) or 0)
 
 
-async def store_inbound(session: AsyncSession, messages: Sequence[Inbound], now: datetime) -> int:
+@dataclass(frozen=True, slots=True)
+class StoredInbound:
+    """An inbound message stored just now (not a provider's retry of one stored before)."""
+
+    provider: str
+    from_number: str
+    text: str
+
+
+async def store_inbound(
+    session: AsyncSession, messages: Sequence[Inbound], now: datetime
+) -> list[StoredInbound]:
     """Each inbound message once per (provider, provider id): a provider's retry of the
-    same webhook stores nothing twice. The number newly stored."""
+    same webhook stores nothing twice. The messages newly stored, in the order given."""
     if not messages:
-        return 0
+        return []
     dialect = session.get_bind().dialect.name
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = make(InboundMessage).on_conflict_do_nothing(
@@ -159,7 +170,12 @@ async def store_inbound(session: AsyncSession, messages: Sequence[Inbound], now:
         index_where=InboundMessage.provider_message_id.is_not(None),
     )
     result = await session.execute(
-        statement.returning(InboundMessage.id),
+        statement.returning(
+            InboundMessage.id,
+            InboundMessage.provider,
+            InboundMessage.from_number,
+            InboundMessage.text,
+        ),
         [
             {
                 "provider": m.provider,
@@ -173,4 +189,5 @@ async def store_inbound(session: AsyncSession, messages: Sequence[Inbound], now:
             for m in messages
         ],
     )
-    return len(result.scalars().all())
+    rows = sorted(result.all(), key=lambda row: int(row[0]))  # ids ascend in insert order
+    return [StoredInbound(str(row[1]), str(row[2]), str(row[3])) for row in rows]
