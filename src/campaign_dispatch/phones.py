@@ -16,7 +16,7 @@ MAX_INPUT = 64
 
 # Digits, the separators people write between them, an optional leading '+'. phonenumbers
 # itself skips most stray characters ('+254712345678x' parses); a typed number does not.
-_TYPED = re.compile(r"\+?[0-9][0-9 \t().\-]*")
+_TYPED = re.compile(r"\+?[ \t(]*[0-9][0-9 \t().\-]*")
 # How providers prefix a sender: Twilio's 'whatsapp:+254…', and 'tel:' or 'sms:' URIs.
 _SCHEME = re.compile(r"^(?:whatsapp|tel|sms):", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[ \t().\-]")
@@ -51,14 +51,6 @@ def normalize(raw: str, region: str) -> str:
         where = "" if text.startswith("+") else f" (national numbers are read as {region}'s)"
         raise InvalidPhone(raw, f"no such number exists{where}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def is_e164(value: str) -> bool:
-    """Whether `value` is already a valid number written as E.164."""
-    try:
-        return normalize(value, "ZZ") == value
-    except InvalidPhone:
-        return False
 
 
 def normalize_sender(raw: str, region: str) -> str | None:
