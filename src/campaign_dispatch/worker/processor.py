@@ -26,9 +26,10 @@ from campaign_dispatch.providers import (
 from campaign_dispatch.queue import Delivery, Job, JobQueue, QueueUnavailable
 from campaign_dispatch.repositories import compliance as compliance_repo
 from campaign_dispatch.repositories.claims import CampaignTemplate, Claim
+from campaign_dispatch.repositories.consent import ConsentChange, record_consent
 from campaign_dispatch.repositories.outbox import DueMessage
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
-from campaign_dispatch.statuses import Channel, ProviderOutcome
+from campaign_dispatch.statuses import Channel, ConsentSource, ProviderOutcome
 from campaign_dispatch.statuses import FailureCode as Code
 from campaign_dispatch.templating import Personalizer, TemplateError, sms_info
 from campaign_dispatch.worker.decisions import AttemptResult, Decisions, RetryPolicy, decide
@@ -108,6 +109,7 @@ class BatchProcessor:
             # Shielded: once providers have been called, their outcome must be written
             # even if this task is cancelled at shutdown.
             await asyncio.shield(self._apply(decisions))
+            await asyncio.shield(self._opt_out(results, claims))
         for delivery in [*ignored, *(jobs[mid][1] for mid in claimed)]:
             await delivery.ack()
         await self.complete_finished()
@@ -322,6 +324,28 @@ class BatchProcessor:
                 )
             for campaign_id in paused:
                 log.warning("campaign paused: too many failures", campaign_id=campaign_id)
+
+    async def _opt_out(self, results: Sequence[AttemptResult], claims: Sequence[Claim]) -> None:
+        """A provider's "the recipient opted out" opts the customer out here too: their
+        other messages, queued or in later campaigns, are left alone from now on."""
+        refused = {r.message_id: r for r in results if r.outcome == ProviderOutcome.OPTED_OUT}
+        if not refused:
+            return
+        changes = [
+            ConsentChange(
+                c.customer_id,
+                None,
+                True,
+                ConsentSource.PROVIDER,
+                refused[c.message_id].error,
+            )
+            for c in claims
+            if c.message_id in refused
+        ]
+        async with self.database.statement_sessions.begin() as session:
+            changed = await record_consent(session, changes, utcnow())
+        if changed:
+            log.info("customers opted out by the provider", count=len(changed))
 
     async def complete_finished(self, now: bool = False) -> None:
         """Complete the campaigns this worker recorded final outcomes for, if finished.
