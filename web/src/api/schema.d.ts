@@ -247,7 +247,11 @@ export interface paths {
         /** List Customers */
         get: operations["list_customers_customers_get"];
         put?: never;
-        /** Create Customer */
+        /**
+         * Create Customer
+         * @description The phone may be typed in any format; it is stored as E.164, national formats read
+         *     as DEFAULT_REGION's. A number that does not exist is 422 naming it.
+         */
         post: operations["create_customer_customers_post"];
         delete?: never;
         options?: never;
@@ -262,10 +266,54 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Customer */
+        /**
+         * Get Customer
+         * @description The customer and their consent history (the latest 50 changes, newest first).
+         */
         get: operations["get_customer_customers__customer_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/customers/{customer_id}/opt-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Opt Out
+         * @description Nothing more is sent to the customer. Repeating it changes nothing (the first
+         *     opt-out's time is kept).
+         */
+        post: operations["opt_out_customers__customer_id__opt_out_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/customers/{customer_id}/opt-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Opt In
+         * @description The customer may be sent messages again. A customer not opted out is unchanged.
+         */
+        post: operations["opt_in_customers__customer_id__opt_in_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -284,7 +332,8 @@ export interface paths {
         /**
          * Import Customers
          * @description CSV with a header row: phone (required), first_name, last_name, location,
-         *     preferred_product. Bad rows are reported by row number; duplicate phones are skipped.
+         *     preferred_product, timezone (IANA). Bad rows (an invalid phone or time zone, say) are
+         *     reported by row number; duplicate phones, in whatever format, are skipped.
          */
         post: operations["import_customers_customers_import_post"];
         delete?: never;
@@ -454,6 +503,13 @@ export interface components {
         CampaignCreate: {
             /** Scheduled At */
             scheduled_at?: string | null;
+            /** @description Quiet hours on each recipient's clock (unset: DEFAULT_SEND_WINDOW) */
+            send_window?: components["schemas"]["SendWindowSpec"] | null;
+            /**
+             * Expires At
+             * @description Nothing is sent after this: messages not sent by then fail with EXPIRED
+             */
+            expires_at?: string | null;
             /** Customer Ids */
             customer_ids?: number[] | null;
             /** @description Instead of customer_ids: the customers matching it */
@@ -495,7 +551,22 @@ export interface components {
              */
             pause_reason: string | null;
             whatsapp_template: components["schemas"]["WhatsAppTemplate"] | null;
+            /** @description Its own quiet hours (null: DEFAULT_SEND_WINDOW, if set, applies) */
+            send_window: components["schemas"]["SendWindowSpec"] | null;
+            /** Expires At */
+            expires_at: string | null;
             stats: components["schemas"]["CampaignStats"];
+            /**
+             * Waiting For Window
+             * @description Pending messages held until their recipient's send window opens
+             * @default 0
+             */
+            waiting_for_window: number;
+            /**
+             * Next Window Opens At
+             * @description When the first of those goes out
+             */
+            next_window_opens_at?: string | null;
         };
         /** CampaignStats */
         CampaignStats: {
@@ -569,6 +640,13 @@ export interface components {
         CampaignUpdate: {
             /** Scheduled At */
             scheduled_at?: string | null;
+            /** @description Quiet hours on each recipient's clock (unset: DEFAULT_SEND_WINDOW) */
+            send_window?: components["schemas"]["SendWindowSpec"] | null;
+            /**
+             * Expires At
+             * @description Nothing is sent after this: messages not sent by then fail with EXPIRED
+             */
+            expires_at?: string | null;
             /** Customer Ids */
             customer_ids?: number[] | null;
             /** @description Instead of customer_ids: the customers matching it */
@@ -586,9 +664,30 @@ export interface components {
          * @enum {string}
          */
         Channel: "sms" | "whatsapp";
+        /** ConsentEventRead */
+        ConsentEventRead: {
+            /** Opted Out */
+            opted_out: boolean;
+            source: components["schemas"]["ConsentSource"];
+            /** Detail */
+            detail: string | null;
+            /** At */
+            at: string;
+        };
+        /**
+         * ConsentSource
+         * @description Where a customer's opt-out or opt-in came from (each change is kept).
+         * @enum {string}
+         */
+        ConsentSource: "api" | "inbound" | "provider";
         /** CustomerCreate */
         CustomerCreate: {
-            /** Phone */
+            /**
+             * Phone
+             * @description E.164, international or national (DEFAULT_REGION) format; spaces, dashes, dots and brackets allowed. Stored as E.164
+             * @example +254712345678
+             * @example 0712 345678
+             */
             phone: string;
             /** First Name */
             first_name?: string | null;
@@ -598,6 +697,44 @@ export interface components {
             location?: string | null;
             /** Preferred Product */
             preferred_product?: string | null;
+            /**
+             * Timezone
+             * @description IANA time zone
+             * @example Africa/Nairobi
+             */
+            timezone?: string | null;
+        };
+        /** CustomerDetail */
+        CustomerDetail: {
+            /** Id */
+            id: number;
+            /**
+             * Phone
+             * @description E.164
+             */
+            phone: string;
+            /** First Name */
+            first_name: string | null;
+            /** Last Name */
+            last_name: string | null;
+            /** Location */
+            location: string | null;
+            /** Preferred Product */
+            preferred_product: string | null;
+            /**
+             * Opted Out At
+             * @description Set while the customer has opted out: nothing is sent to them
+             */
+            opted_out_at: string | null;
+            /** Timezone */
+            timezone: string | null;
+            /** Created At */
+            created_at: string;
+            /**
+             * Consent History
+             * @description Opt-outs and opt-ins, newest first (the last 50)
+             */
+            consent_history: components["schemas"]["ConsentEventRead"][];
         };
         /** CustomerImportResult */
         CustomerImportResult: {
@@ -621,7 +758,10 @@ export interface components {
         CustomerRead: {
             /** Id */
             id: number;
-            /** Phone */
+            /**
+             * Phone
+             * @description E.164
+             */
             phone: string;
             /** First Name */
             first_name: string | null;
@@ -631,6 +771,13 @@ export interface components {
             location: string | null;
             /** Preferred Product */
             preferred_product: string | null;
+            /**
+             * Opted Out At
+             * @description Set while the customer has opted out: nothing is sent to them
+             */
+            opted_out_at: string | null;
+            /** Timezone */
+            timezone: string | null;
             /** Created At */
             created_at: string;
         };
@@ -671,7 +818,7 @@ export interface components {
          *     trying again; retry-failed leaves its messages failed.
          * @enum {string}
          */
-        FailureCode: "PROVIDER_ERROR" | "PROVIDER_TIMEOUT" | "PERSONALIZATION_FAILED" | "TEMPLATE_ERROR" | "CUSTOMER_NOT_FOUND" | "CAMPAIGN_NOT_FOUND" | "LEASE_EXPIRED" | "PROVIDER_REJECTED" | "PROVIDER_THROTTLED" | "PROVIDER_ACCOUNT" | "OPTED_OUT";
+        FailureCode: "PROVIDER_ERROR" | "PROVIDER_TIMEOUT" | "PERSONALIZATION_FAILED" | "TEMPLATE_ERROR" | "CUSTOMER_NOT_FOUND" | "CAMPAIGN_NOT_FOUND" | "LEASE_EXPIRED" | "PROVIDER_REJECTED" | "PROVIDER_THROTTLED" | "PROVIDER_ACCOUNT" | "OPTED_OUT" | "EXPIRED";
         /** Health */
         Health: {
             /**
@@ -903,6 +1050,24 @@ export interface components {
              * @default 0
              */
             skipped_opted_out: number;
+        };
+        /**
+         * SendWindowSpec
+         * @description Quiet hours: messages go out only between `start` and `end` on each recipient's
+         *     own clock (their `timezone`, else their number's country's, else DEFAULT_TIMEZONE).
+         *     A start after the end wraps past midnight: 21:00 to 06:00 is the night.
+         */
+        SendWindowSpec: {
+            /**
+             * Start
+             * @example 08:00
+             */
+            start: string;
+            /**
+             * End
+             * @example 08:00
+             */
+            end: string;
         };
         /** Stats */
         Stats: {
@@ -2201,8 +2366,10 @@ export interface operations {
     list_customers_customers_get: {
         parameters: {
             query?: {
-                /** @description Search names, phone, location, product */
+                /** @description Search names, location, product, and phone (in any format) */
                 q?: string | null;
+                /** @description Only customers who have (true) or have not opted out */
+                opted_out?: boolean | null;
                 /** @description Page number, from 1 */
                 page?: number;
                 /** @description Items per page */
@@ -2370,7 +2537,161 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CustomerRead"];
+                    "application/json": components["schemas"]["CustomerDetail"];
+                };
+            };
+            /** @description No such resource (or route) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid input; `details` names each field (at most 100) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    opt_out_customers__customer_id__opt_out_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A customer's id */
+                customer_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerDetail"];
+                };
+            };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such resource (or route) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The Host header names a host this server does not answer for (ALLOWED_HOSTS) */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Invalid input; `details` names each field (at most 100) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unexpected error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A dependency (database) is unavailable; see Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    opt_in_customers__customer_id__opt_in_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A customer's id */
+                customer_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerDetail"];
+                };
+            };
+            /** @description A browser sent this state-changing request for a page of another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description No such resource (or route) */
