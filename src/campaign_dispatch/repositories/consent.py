@@ -124,9 +124,13 @@ async def _apply(
 
 
 def _wanted_table(session: AsyncSession, key: str, wanted: dict[Any, bool]) -> Subquery:
-    """A table `src` (key, opted_out): each customer id or phone and its wanted state."""
-    keys = list(wanted)
-    states = list(wanted.values())
+    """A table `src` (key, opted_out): each customer id or phone and its wanted state.
+
+    In key order: concurrent calls that name the same customers then lock their rows in
+    the same order (PostgreSQL updates in the order it reads `src`), and cannot deadlock.
+    """
+    keys = sorted(wanted)
+    states = [wanted[k] for k in keys]
     if session.get_bind().dialect.name == "postgresql":
         key_type = BigInteger() if key == "id" else String()
         unnested = func.unnest(
