@@ -349,3 +349,18 @@ async def test_a_bad_send_window_is_422(client, make_campaign, window):
         json={"name": "x", "channel": "sms", "base_template": "Hi", "send_window": window},
     )
     assert response.status_code == 422, response.text
+
+
+async def test_an_expired_campaign_cannot_be_retried(client, runtime, make_customer, make_campaign):
+    customer = await make_customer()
+    failing = SendResult(ProviderOutcome.RETRYABLE, code="503", detail="down")
+    await start(runtime, RecordingSender({customer["phone"]: failing}), max_retries=0)
+    expires_at = datetime.now(UTC) + timedelta(seconds=2)
+    campaign = await make_campaign(expires_at=expires_at.isoformat())
+    await send(client, campaign["id"], customer_ids=[customer["id"]])
+    assert (await finished(client, campaign["id"]))["status"] == "failed"
+    await asyncio.sleep(max(0.0, (expires_at - datetime.now(UTC)).total_seconds()) + 0.05)
+    response = await client.post(f"/campaigns/{campaign['id']}/retry-failed")
+    assert response.status_code == 409, response.text
+    assert response.json()["error"]["code"] == "CAMPAIGN_NOT_RETRYABLE"
+    assert "expired" in response.json()["error"]["message"]

@@ -99,6 +99,11 @@ async def retry_failed(
     """sent | failed → sending, with every failure that may pass back to `pending` as a
     new attempt series. With none to retry the campaign stays as it is."""
     campaign = await _lock(session, campaign_id, RETRYABLE, CampaignNotRetryable, "retried")
+    if campaign.expires_at is not None and campaign.expires_at <= utcnow():
+        raise CampaignNotRetryable(
+            f"campaign {campaign_id} expired at {campaign.expires_at.isoformat()}Z: "
+            "nothing may be sent after its expires_at"
+        )
     reopened = await messages_repo.reopen_failed(session, campaign_id, utcnow())
     if reopened:
         _reopen(campaign, await messages_repo.latest_attempt_id(session, campaign_id))
