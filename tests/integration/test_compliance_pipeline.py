@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from campaign_dispatch import metrics
 from campaign_dispatch.background import Role
-from campaign_dispatch.models import ConsentEvent, MessageAttempt
+from campaign_dispatch.models import CampaignMessageCount, ConsentEvent, MessageAttempt
 from campaign_dispatch.providers import SendRequest, SendResult
 from campaign_dispatch.statuses import ProviderOutcome
 from campaign_dispatch.worker import processor
@@ -364,3 +364,32 @@ async def test_an_expired_campaign_cannot_be_retried(client, runtime, make_custo
     assert response.status_code == 409, response.text
     assert response.json()["error"]["code"] == "CAMPAIGN_NOT_RETRYABLE"
     assert "expired" in response.json()["error"]["message"]
+
+
+async def test_cancelling_a_campaign_clears_its_waiting_count(
+    client, runtime, make_customer, make_campaign
+):
+    now = datetime.now(UTC)
+    window = {"start": _clock(now + timedelta(hours=2)), "end": _clock(now + timedelta(hours=3))}
+    customers = [await make_customer(timezone="UTC") for _ in range(3)]
+    sender = await start(runtime)
+    campaign = await make_campaign(send_window=window)
+    await send(client, campaign["id"], customer_ids=[c["id"] for c in customers])
+
+    async def held():
+        return (await detail(client, campaign["id"]))["waiting_for_window"] == 3
+
+    await eventually(held)
+    response = await client.post(f"/campaigns/{campaign['id']}/cancel")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["waiting_for_window"], body["next_window_opens_at"]) == (0, None)
+    assert body["stats"]["cancelled"] == 3
+    async with runtime.sessions() as session:
+        counted = await session.scalars(
+            select(CampaignMessageCount.status).where(
+                CampaignMessageCount.campaign_id == campaign["id"], CampaignMessageCount.n != 0
+            )
+        )
+        assert set(counted.all()) == {"cancelled"}
+    assert sender.sent == []
