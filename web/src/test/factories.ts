@@ -27,6 +27,10 @@ export function campaignDetail(overrides: Partial<CampaignDetail> = {}): Campaig
     segment: null,
     pause_reason: null,
     whatsapp_template: null,
+    send_window: null,
+    expires_at: null,
+    waiting_for_window: 0,
+    next_window_opens_at: null,
     stats: { total: 0, pending: 0, sending: 0, sent: 0, failed: 0, cancelled: 0, delivered: 0, undelivered: 0 },
     ...overrides,
   };
@@ -40,6 +44,8 @@ export function customer(overrides: Partial<Customer> = {}): Customer {
     last_name: "Lovelace",
     location: "London",
     preferred_product: "engines",
+    opted_out_at: null,
+    timezone: null,
     created_at: "2025-01-01T00:00:00Z",
     ...overrides,
   };
