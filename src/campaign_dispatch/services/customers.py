@@ -41,11 +41,9 @@ async def _get(session: AsyncSession, customer_id: int) -> Customer:
 
 async def _detail(session: AsyncSession, customer: Customer) -> CustomerDetail:
     history = await repo.consent_history(session, customer.id, CONSENT_HISTORY_SHOWN)
-    return CustomerDetail.model_validate(
-        {
-            **CustomerRead.model_validate(customer).model_dump(),
-            "consent_history": [ConsentEventRead.model_validate(e) for e in history],
-        }
+    fields = {name: getattr(customer, name) for name in CustomerRead.model_fields}
+    return CustomerDetail(
+        **fields, consent_history=[ConsentEventRead.model_validate(e) for e in history]
     )
 
 
