@@ -11,6 +11,13 @@ export type CampaignStats = Schemas["CampaignStats"];
 export type CampaignCreate = Schemas["CampaignCreate"];
 export type Message = Schemas["MessageRead"];
 export type Customer = Schemas["CustomerRead"];
+/** A customer with their consent history (GET /customers/{id}, opt-out, opt-in). */
+export type CustomerDetail = Schemas["CustomerDetail"];
+export type ConsentEvent = Schemas["ConsentEventRead"];
+export type ConsentSource = Schemas["ConsentSource"];
+/** Quiet hours on each recipient's clock: "HH:MM" to "HH:MM" (a start after the end wraps). */
+export type SendWindow = Schemas["SendWindowSpec"];
+export type WhatsAppTemplate = Schemas["WhatsAppTemplate"];
 export type Preview = Schemas["PreviewResponse"];
 export type TemplatePreviewRequest = Schemas["TemplatePreviewRequest"];
 export type SendRequest = Schemas["SendRequest"];

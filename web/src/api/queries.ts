@@ -8,6 +8,7 @@ import type {
   CampaignDetail,
   CampaignListParams,
   Channel,
+  CustomerDetail,
   CustomerListParams,
   MessageListParams,
   SendRequest,
@@ -28,6 +29,7 @@ export const queryKeys = {
   messages: (id: number, params: MessageListParams) => ["campaigns", "messages", id, params] as const,
   message: (campaignId: number, messageId: number) => ["campaigns", "message", campaignId, messageId] as const,
   customers: (params: CustomerListParams) => ["customers", params] as const,
+  customer: (id: number) => ["customers", "detail", id] as const,
   templatePreview: (template: string, customerId: number, channel: Channel) =>
     ["template-preview", customerId, channel, template] as const,
   placeholders: ["template-placeholders"] as const,
@@ -117,6 +119,38 @@ export function useCustomers(params: CustomerListParams) {
     queryKey: queryKeys.customers(params),
     queryFn: ({ signal }) => unwrap(api.GET("/customers", { params: { query: params }, signal })),
     placeholderData: keepPreviousData,
+  });
+}
+
+/** One customer with their consent history, newest first. */
+export function useCustomer(id: number) {
+  return useQuery({
+    queryKey: queryKeys.customer(id),
+    queryFn: ({ signal }) =>
+      unwrap(api.GET("/customers/{customer_id}", { params: { path: { customer_id: id } }, signal })),
+  });
+}
+
+/**
+ * Opt a customer out (`optOut: true`) or back in. The answer is the customer's detail:
+ * it replaces the cached one, and every list refetches (a filter may drop the row).
+ */
+export function useSetConsent(customerId: number) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (optOut: boolean) =>
+      unwrap(
+        api.POST(optOut ? "/customers/{customer_id}/opt-out" : "/customers/{customer_id}/opt-in", {
+          params: { path: { customer_id: customerId } },
+        }),
+      ),
+    onSuccess: (customer: CustomerDetail) => {
+      queryClient.setQueryData(queryKeys.customer(customerId), customer);
+      void queryClient.invalidateQueries({
+        queryKey: ["customers"],
+        predicate: (query) => query.queryKey[1] !== "detail",
+      });
+    },
   });
 }
 

@@ -13,3 +13,9 @@ export function isoToLocalInput(iso: string | null | undefined): string {
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
+
+/** Whether an ISO instant is at or before now (`now` for tests and repeatable renders). */
+export function isPast(iso: string, now: number = Date.now()): boolean {
+  const t = new Date(iso).getTime();
+  return !Number.isNaN(t) && t <= now;
+}

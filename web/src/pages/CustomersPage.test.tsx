@@ -58,7 +58,7 @@ describe("CustomersPage list", () => {
     expect(first.getByText("engines")).toBeInTheDocument();
     const second = within(rows[2]!);
     expect(second.getByText("Grace Hopper")).toBeInTheDocument();
-    expect(second.getAllByText("—")).toHaveLength(2); // no location, no product
+    expect(second.getAllByText("—")).toHaveLength(3); // no location, no product, no time zone
     expect(within(rows[3]!).getByText("Customer #3")).toBeInTheDocument();
     expect(screen.getByText("43 customers")).toBeInTheDocument();
     expect(screen.getByText("Page 1 of 3")).toBeInTheDocument();

@@ -4,6 +4,7 @@ import type { CustomerListParams, PageRequest } from "../api/models";
 import { useCustomers } from "../api/queries";
 import { PaginationBar } from "../components/PaginationBar";
 import { EmptyState, ErrorState, SkeletonRows } from "../components/states";
+import { CustomerDrawer } from "../features/customers/CustomerDrawer";
 import { CustomerForm } from "../features/customers/CustomerForm";
 import { CustomerImport } from "../features/customers/CustomerImport";
 import { CustomerTable } from "../features/customers/CustomerTable";
@@ -25,11 +26,20 @@ function intAtLeast(value: string | null, min: number): number | undefined {
   return value && Number.isInteger(n) && n >= min ? n : undefined;
 }
 
-/** The search and the current page live in the URL, as on the campaign list: shareable, and Back works. */
+/** Who the list shows: everyone, or only those who have (or have not) opted out. */
+type Consent = "" | "true" | "false";
+
+function consentFrom(value: string | null): Consent {
+  return value === "true" || value === "false" ? value : "";
+}
+
+/** The search, the consent filter and the page live in the URL, as on the campaign list: shareable, and Back works. */
 function paramsFromUrl(search: URLSearchParams): CustomerListParams {
   const params: CustomerListParams = { page_size: CUSTOMER_PAGE_SIZE };
   const q = search.get("q")?.trim();
   if (q) params.q = q;
+  const consent = consentFrom(search.get("opted_out"));
+  if (consent) params.opted_out = consent === "true";
   const cursor = search.get("cursor");
   if (cursor) {
     params.cursor = cursor;
@@ -42,9 +52,9 @@ function paramsFromUrl(search: URLSearchParams): CustomerListParams {
   return params;
 }
 
-function toSearch(q: string, paging: PageRequest = {}): URLSearchParams {
+function toSearch(q: string, paging: PageRequest = {}, consent: Consent = ""): URLSearchParams {
   const out = new URLSearchParams();
-  for (const [key, value] of Object.entries({ q, ...paging })) {
+  for (const [key, value] of Object.entries({ q, opted_out: consent, ...paging })) {
     if (value !== undefined && value !== null && value !== "") out.set(key, String(value));
   }
   return out;
@@ -54,6 +64,8 @@ export function CustomersPage() {
   const [searchParams, setSearchParams] = useSearchParams();
   const params = paramsFromUrl(searchParams);
   const urlQ = params.q ?? "";
+  const consent = consentFrom(searchParams.get("opted_out"));
+  const [openId, setOpenId] = useState<number | null>(null);
   const { data, error, isPending, isError, isFetching, isPlaceholderData, refetch } = useCustomers(params);
   const [panel, setPanel] = useState<Panel | null>(null);
 
@@ -68,7 +80,7 @@ export function CustomersPage() {
   }
   const pushSearch = useEffectEvent((q: string) => {
     // replace: Back should not step through every pause in the typing. A new search starts at page 1.
-    if (q !== urlQ) setSearchParams(toSearch(q), { replace: true });
+    if (q !== urlQ) setSearchParams(toSearch(q, {}, consent), { replace: true });
   });
   useEffect(() => pushSearch(debouncedQ), [debouncedQ]);
   const searching = draft.trim() !== urlQ;
@@ -90,17 +102,17 @@ export function CustomersPage() {
 
   function clearSearch() {
     setDraft("");
-    setSearchParams(toSearch(""));
+    setSearchParams(toSearch("", {}, consent));
   }
 
   function onNavigate(paging: PageRequest) {
-    setSearchParams(toSearch(urlQ, paging));
+    setSearchParams(toSearch(urlQ, paging, consent));
     window.scrollTo?.({ top: 0 });
   }
 
   /** New rows are the newest, so they show on a fresh page 1. */
   function showNewest() {
-    if (params.cursor || params.page || params.snapshot_id !== undefined) setSearchParams(toSearch(urlQ));
+    if (params.cursor || params.page || params.snapshot_id !== undefined) setSearchParams(toSearch(urlQ, {}, consent));
   }
 
   return (
@@ -111,6 +123,8 @@ export function CustomersPage() {
           {data && (
             <p className="page-header__meta">
               {pluralize(data.pagination.total_count, "customer")}
+              {consent === "true" && " opted out"}
+              {consent === "false" && " opted in"}
               {urlQ && ` matching “${urlQ}”`}
             </p>
           )}
@@ -161,6 +175,19 @@ export function CustomersPage() {
             onChange={(e) => setDraft(e.target.value)}
           />
         </div>
+        <div className="filters__item">
+          <label htmlFor="customer-consent">Consent</label>
+          <select
+            id="customer-consent"
+            className="input"
+            value={consent}
+            onChange={(e) => setSearchParams(toSearch(urlQ, {}, consentFrom(e.target.value)))}
+          >
+            <option value="">All customers</option>
+            <option value="false">Opted in</option>
+            <option value="true">Opted out</option>
+          </select>
+        </div>
         {searching && (
           <span className="filters__status" aria-hidden="true">
             Searching…
@@ -173,13 +200,19 @@ export function CustomersPage() {
       ) : isError ? (
         <ErrorState error={error} onRetry={() => void refetch()}>
           {(params.cursor || params.page) && (
-            <button type="button" className="button button--ghost" onClick={() => setSearchParams(toSearch(urlQ))}>
+            <button type="button" className="button button--ghost" onClick={() => setSearchParams(toSearch(urlQ, {}, consent))}>
               Back to the first page
             </button>
           )}
         </ErrorState>
       ) : data.data.length === 0 ? (
-        urlQ ? (
+        consent && !urlQ ? (
+          <EmptyState title={consent === "true" ? "No one has opted out" : "No opted-in customers"}>
+            <button type="button" className="button" onClick={() => setSearchParams(toSearch(""))}>
+              Show all customers
+            </button>
+          </EmptyState>
+        ) : urlQ ? (
           <EmptyState title={`No customers match “${urlQ}”`}>
             <p>The search looks at names, phone numbers, locations and preferred products.</p>
             <button type="button" className="button" onClick={clearSearch}>
@@ -201,7 +234,7 @@ export function CustomersPage() {
         )
       ) : (
         <div className={isPlaceholderData || searching ? "is-stale" : undefined}>
-          <CustomerTable customers={data.data} busy={isFetching} />
+          <CustomerTable customers={data.data} busy={isFetching} onOpen={setOpenId} />
           <PaginationBar
             label="Customer pages"
             pagination={data.pagination}
@@ -210,6 +243,7 @@ export function CustomersPage() {
           />
         </div>
       )}
+      {openId !== null && <CustomerDrawer customerId={openId} onClose={() => setOpenId(null)} />}
     </section>
   );
 }

@@ -6,11 +6,18 @@ import { Field } from "../../components/Field";
 import { fieldErrorsFrom, type FieldErrors } from "../../lib/fieldErrors";
 import { customerName } from "./customerName";
 
-const FIELDS = ["phone", "first_name", "last_name", "location", "preferred_product"] as const;
+const FIELDS = ["phone", "first_name", "last_name", "location", "preferred_product", "timezone"] as const;
 type FieldName = (typeof FIELDS)[number];
 type Values = Record<FieldName, string>;
 
-const EMPTY: Values = { phone: "", first_name: "", last_name: "", location: "", preferred_product: "" };
+const EMPTY: Values = {
+  phone: "",
+  first_name: "",
+  last_name: "",
+  location: "",
+  preferred_product: "",
+  timezone: "",
+};
 
 /** Label and length limit of each field, as CustomerCreate has them. */
 const FIELD_SPECS: Record<FieldName, { label: string; maxLength: number }> = {
@@ -19,6 +26,12 @@ const FIELD_SPECS: Record<FieldName, { label: string; maxLength: number }> = {
   last_name: { label: "Last name", maxLength: 100 },
   location: { label: "Location", maxLength: 200 },
   preferred_product: { label: "Preferred product", maxLength: 200 },
+  timezone: { label: "Time zone", maxLength: 64 },
+};
+
+const HINTS: Partial<Record<FieldName, string>> = {
+  phone: "With the country code, e.g. +254712345678",
+  timezone: "An IANA name, e.g. Africa/Nairobi. Empty: the zone of their number's area. Send windows use it.",
 };
 
 const controlId = (field: FieldName) => `customer-${field.replaceAll("_", "-")}`;
@@ -109,7 +122,7 @@ export function CustomerForm({ onCreated, onCancel }: Props) {
               label={spec.label}
               optional={field !== "phone"}
               error={errors[field]}
-              hint={field === "phone" ? "With the country code, e.g. +254712345678" : undefined}
+              hint={HINTS[field]}
             >
               {(control) => (
                 <input
@@ -120,6 +133,7 @@ export function CustomerForm({ onCreated, onCancel }: Props) {
                   value={values[field]}
                   maxLength={spec.maxLength}
                   autoComplete="off"
+                  placeholder={field === "timezone" ? "Africa/Nairobi" : undefined}
                   onChange={(e) => change(field, e.target.value)}
                 />
               )}
