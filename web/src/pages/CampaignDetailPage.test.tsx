@@ -247,7 +247,15 @@ describe("CampaignDetailPage", () => {
     expect(delivery[3]!.querySelector(".badge")).toBeNull();
 
     const codes = column("Error code");
-    expect(codes.map((c) => c.textContent)).toEqual(["—", "—", "—", "—", "PROVIDER_REJECTED", "OPTED_OUT"]);
+    // In words, with the code itself beside them.
+    expect(codes.map((c) => c.textContent)).toEqual([
+      "—",
+      "—",
+      "—",
+      "—",
+      "Rejected by the provider PROVIDER_REJECTED",
+      "Customer opted out OPTED_OUT",
+    ]);
     expect(within(codes[4]!).getByText("PROVIDER_REJECTED").tagName).toBe("CODE");
   });
 

@@ -10,7 +10,8 @@ import { useLiveCampaign } from "../features/campaigns/useLiveCampaign";
 import { CampaignActions } from "../features/control/CampaignActions";
 import { PauseBanner } from "../features/control/PauseBanner";
 import { describeSegment } from "../features/send/segment";
-import { formatDateTime, pluralize } from "../lib/format";
+import { isPast } from "../lib/datetime";
+import { describeSendWindow, formatDateTime, formatNumber, formatShortDateTime, pluralize } from "../lib/format";
 
 export function CampaignDetailPage() {
   const { id: rawId } = useParams();
@@ -55,6 +56,7 @@ function CampaignDetailView({ id }: { id: number }) {
       </div>
 
       {campaign.status === "paused" && <PauseBanner reason={campaign.pause_reason} />}
+      {campaign.waiting_for_window > 0 && <WaitingForWindow campaign={campaign} />}
 
       <div className="detail__grid">
         <CampaignStatsPanel stats={campaign.stats} status={campaign.status} live={mode} />
@@ -79,6 +81,38 @@ function statsKey(campaign: CampaignDetail): string {
   return [campaign.status, s.pending, s.sending, s.sent, s.failed, s.cancelled, s.delivered, s.undelivered].join(":");
 }
 
+/** Messages held back by their recipients' quiet hours: not failures, just not yet. */
+function WaitingForWindow({ campaign }: { campaign: CampaignDetail }) {
+  const n = campaign.waiting_for_window;
+  const opens = campaign.next_window_opens_at;
+  return (
+    <p className="window-notice" role="status" data-testid="waiting-for-window">
+      {n === 1
+        ? "1 message waits for its recipient's send window"
+        : `${formatNumber(n)} messages wait for their recipient's send window`}
+      {opens ? (
+        <>
+          ; the next opens at <time dateTime={opens}>{formatShortDateTime(opens)}</time>.
+        </>
+      ) : (
+        "."
+      )}
+    </p>
+  );
+}
+
+/** "expires 2 Dec 21:00", or "expired 2 Dec 21:00" once that is past. */
+function Expiry({ iso }: { iso: string | null }) {
+  if (!iso) return <>Never</>;
+  const past = isPast(iso);
+  return (
+    <>
+      {past ? <span className="badge badge--expired">Expired</span> : "Expires"}{" "}
+      <time dateTime={iso}>{formatShortDateTime(iso)}</time>
+    </>
+  );
+}
+
 function CampaignFields({ campaign }: { campaign: CampaignDetail }) {
   return (
     <section className="card" aria-labelledby="fields-title">
@@ -99,6 +133,16 @@ function CampaignFields({ campaign }: { campaign: CampaignDetail }) {
           </dd>
         </div>
         <div>
+          <dt>Send window</dt>
+          <dd data-testid="send-window">{describeSendWindow(campaign.send_window)}</dd>
+        </div>
+        <div>
+          <dt>Expiry</dt>
+          <dd data-testid="expiry">
+            <Expiry iso={campaign.expires_at} />
+          </dd>
+        </div>
+        <div>
           <dt>Created</dt>
           <dd>{formatDateTime(campaign.created_at)}</dd>
         </div>
@@ -112,6 +156,23 @@ function CampaignFields({ campaign }: { campaign: CampaignDetail }) {
             <pre className="template-text">{campaign.base_template}</pre>
           </dd>
         </div>
+        {campaign.whatsapp_template && (
+          <div className="fields__wide">
+            <dt>WhatsApp template</dt>
+            <dd data-testid="whatsapp-template">
+              <code>{campaign.whatsapp_template.name}</code> ({campaign.whatsapp_template.language})
+              {(campaign.whatsapp_template.body_params ?? []).length > 0 && (
+                <ol className="template-params">
+                  {(campaign.whatsapp_template.body_params ?? []).map((p, i) => (
+                    <li key={i}>
+                      <code>{`{{${i + 1}}}`}</code> = <code>{p}</code>
+                    </li>
+                  ))}
+                </ol>
+              )}
+            </dd>
+          </div>
+        )}
       </dl>
     </section>
   );

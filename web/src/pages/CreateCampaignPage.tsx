@@ -8,11 +8,20 @@ import { Field } from "../components/Field";
 import { PreviewPanel } from "../features/create/PreviewPanel";
 import { TemplateEditor } from "../features/create/TemplateEditor";
 import { CustomerMultiPicker } from "../features/customers/CustomerMultiPicker";
+import { RulesFields } from "../features/rules/RulesFields";
+import {
+  EMPTY_RULES,
+  RULE_FIELDS,
+  ruleControlIds,
+  rulesBody,
+  validateRules,
+  type RulesValues,
+} from "../features/rules/rules";
 import { localInputToIsoUtc } from "../lib/datetime";
 import { fieldErrorsFrom, type FieldErrors } from "../lib/fieldErrors";
 import { CHANNEL_LABELS } from "../lib/format";
 
-const FIELDS = ["name", "channel", "base_template", "scheduled_at", "customer_ids"] as const;
+const FIELDS = ["name", "channel", "base_template", "scheduled_at", ...RULE_FIELDS, "customer_ids"] as const;
 type FieldName = (typeof FIELDS)[number];
 
 /** DOM id of the control that owns each API field, for focus after errors. */
@@ -22,6 +31,7 @@ const CONTROL_IDS: Record<FieldName, string> = {
   base_template: "campaign-template",
   scheduled_at: "campaign-schedule",
   customer_ids: "audience-search",
+  ...(ruleControlIds("campaign") as Record<(typeof RULE_FIELDS)[number], string>),
 };
 
 function validate(name: string, template: string): FieldErrors {
@@ -41,6 +51,7 @@ export function CreateCampaignPage() {
   const [schedule, setSchedule] = useState("");
   const [pickAudience, setPickAudience] = useState(false);
   const [audience, setAudience] = useState<Set<number>>(() => new Set());
+  const [rules, setRules] = useState<RulesValues>(EMPTY_RULES);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [formError, setFormError] = useState<string | null>(null);
 
@@ -58,13 +69,13 @@ export function CreateCampaignPage() {
   function onSubmit(event: FormEvent) {
     event.preventDefault();
     setFormError(null);
-    const clientErrors = validate(name, template);
+    const clientErrors = { ...validate(name, template), ...validateRules(rules, channel) };
     setErrors(clientErrors);
     if (Object.keys(clientErrors).length > 0) {
       focusFirstError(clientErrors);
       return;
     }
-    const body: CampaignCreate = { name: name.trim(), channel, base_template: template };
+    const body: CampaignCreate = { name: name.trim(), channel, base_template: template, ...rulesBody(rules, channel) };
     if (scheduledIso) body.scheduled_at = scheduledIso;
     if (pickAudience && audience.size > 0) body.customer_ids = [...audience];
 
@@ -187,6 +198,19 @@ export function CreateCampaignPage() {
               />
             )}
           </Field>
+
+          <RulesFields
+            idPrefix="campaign"
+            channel={channel}
+            values={rules}
+            errors={errors}
+            onChange={(next, clears) => {
+              setRules(next);
+              if (clears.some((f) => errors[f])) {
+                setErrors((e) => Object.fromEntries(Object.entries(e).filter(([f]) => !clears.includes(f))));
+              }
+            }}
+          />
 
           <fieldset className={`field${errors.customer_ids ? " field--invalid" : ""}`}>
             <legend className="field__label">

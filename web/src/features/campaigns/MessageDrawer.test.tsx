@@ -36,9 +36,9 @@ describe("Message drawer", () => {
     const attempts = await within(drawer).findByRole("table", { name: "Attempts" });
     const rows = within(attempts).getAllByRole("row").slice(1);
     expect(rows.map((r) => within(r).getAllByRole("cell").map((c) => c.textContent))).toEqual([
-      ["1", expect.stringMatching(/10:00:01/), "Failed, retried", "PROVIDER_TIMEOUT", "mock provider: timeout talking to carrier"],
-      ["2", expect.stringMatching(/10:00:03/), "Failed, retried", "PROVIDER_ERROR", "mock provider: 503 service unavailable"],
-      ["3", expect.stringMatching(/10:00:07/), "Failed", "PROVIDER_ERROR", "mock provider: throttled by carrier"],
+      ["1", expect.stringMatching(/10:00:01/), "Failed, retried", "Provider timed out PROVIDER_TIMEOUT", "mock provider: timeout talking to carrier"],
+      ["2", expect.stringMatching(/10:00:03/), "Failed, retried", "Provider error PROVIDER_ERROR", "mock provider: 503 service unavailable"],
+      ["3", expect.stringMatching(/10:00:07/), "Failed", "Provider error PROVIDER_ERROR", "mock provider: throttled by carrier"],
     ]);
     expect(within(drawer).getByText("Error code", { selector: "dt" }).nextSibling).toHaveTextContent("PROVIDER_ERROR");
     expect(drawer).toHaveTextContent("Hi Ada");

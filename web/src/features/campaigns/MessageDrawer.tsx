@@ -5,6 +5,7 @@ import { DeliveryBadge } from "../../components/DeliveryBadge";
 import { StatusBadge } from "../../components/StatusBadge";
 import { EmptyState, ErrorState, SkeletonRows } from "../../components/states";
 import { formatDateTime, formatDateTimeSeconds } from "../../lib/format";
+import { ErrorCodeLabel } from "./ErrorCodeLabel";
 
 type Outcome = MessageDetail["attempts"][number]["outcome"];
 
@@ -69,7 +70,7 @@ function MessageBody({ message }: { message: MessageDetail }) {
           <div>
             <dt>Error code</dt>
             <dd>
-              <code>{message.error_code}</code>
+              <ErrorCodeLabel code={message.error_code} />
             </dd>
           </div>
         )}
@@ -151,7 +152,7 @@ function MessageBody({ message }: { message: MessageDetail }) {
                 <td data-label="Outcome">
                   <span className={`outcome outcome--${a.outcome}`}>{OUTCOME_LABELS[a.outcome]}</span>
                 </td>
-                <td data-label="Error code">{a.error_code ? <code>{a.error_code}</code> : "—"}</td>
+                <td data-label="Error code">{a.error_code ? <ErrorCodeLabel code={a.error_code} /> : "—"}</td>
                 <td data-label="Error" className={a.error ? "table__error" : undefined}>
                   {a.error ?? "—"}
                 </td>

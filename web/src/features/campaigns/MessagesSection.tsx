@@ -7,6 +7,7 @@ import { DeliveryBadge } from "../../components/DeliveryBadge";
 import { StatusBadge } from "../../components/StatusBadge";
 import { EmptyState, ErrorState, SkeletonRows } from "../../components/states";
 import { STATUS_LABELS, formatDateTime, pluralize } from "../../lib/format";
+import { ErrorCodeLabel } from "./ErrorCodeLabel";
 import { MessageDrawer } from "./MessageDrawer";
 
 const PAGE_SIZE = 20;
@@ -158,7 +159,7 @@ function MessagesTable({ messages, onOpen }: { messages: Message[]; onOpen: (id:
               {m.retry_count}
             </td>
             <td data-label="Error code" className={m.error_code ? undefined : "hide-on-stack"}>
-              {m.error_code ? <code>{m.error_code}</code> : "—"}
+              {m.error_code ? <ErrorCodeLabel code={m.error_code} /> : "—"}
             </td>
             <td data-label="Last error" className={m.last_error ? "table__error" : "hide-on-stack"}>
               {m.last_error ?? "—"}

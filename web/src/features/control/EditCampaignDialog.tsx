@@ -11,6 +11,8 @@ import { CHANNEL_LABELS, pluralize } from "../../lib/format";
 import { PreviewPanel } from "../create/PreviewPanel";
 import { TemplateEditor } from "../create/TemplateEditor";
 import { CustomerMultiPicker } from "../customers/CustomerMultiPicker";
+import { RulesFields } from "../rules/RulesFields";
+import { RULE_FIELDS, changedRules, rulesFrom, validateRules, type RulesValues } from "../rules/rules";
 import { SegmentFields } from "../send/SegmentFields";
 import { EMPTY_SEGMENT, describeSegment, segmentDraftFrom, segmentFrom, type SegmentDraft } from "../send/segment";
 import { changedFields, type EditValues } from "./changedFields";
@@ -24,6 +26,7 @@ const FIELDS = [
   "segment",
   "location",
   "preferred_product",
+  ...RULE_FIELDS,
 ] as const;
 
 /** Keep the stored audience, or replace it by chosen customers or a segment. */
@@ -60,6 +63,7 @@ export function EditCampaignDialog({ campaign, onClose }: { campaign: CampaignDe
   const [segmentDraft, setSegmentDraft] = useState<SegmentDraft>(() =>
     campaign.segment ? segmentDraftFrom(campaign.segment) : EMPTY_SEGMENT,
   );
+  const [rules, setRules] = useState<RulesValues>(() => rulesFrom(campaign));
   const [errors, setErrors] = useState<FieldErrors>({});
   const [formError, setFormError] = useState<string | null>(null);
 
@@ -71,11 +75,14 @@ export function EditCampaignDialog({ campaign, onClose }: { campaign: CampaignDe
   function onSubmit(event: FormEvent) {
     event.preventDefault();
     setFormError(null);
-    const clientErrors = validate(values, audience, picked.size, segmentDraft);
+    const clientErrors = {
+      ...validate(values, audience, picked.size, segmentDraft),
+      ...validateRules(rules, values.channel),
+    };
     setErrors(clientErrors);
     if (Object.keys(clientErrors).length > 0) return;
 
-    const body = changedFields(campaign, values);
+    const body = { ...changedFields(campaign, values), ...changedRules(campaign, rules, values.channel) };
     if (audience === "pick") body.customer_ids = [...picked];
     if (audience === "segment") body.segment = segmentFrom(segmentDraft);
     if (Object.keys(body).length === 0) {
@@ -189,6 +196,19 @@ export function EditCampaignDialog({ campaign, onClose }: { campaign: CampaignDe
             />
           )}
         </Field>
+
+        <RulesFields
+          idPrefix="edit"
+          channel={values.channel}
+          values={rules}
+          errors={errors}
+          onChange={(next, clears) => {
+            setRules(next);
+            if (clears.some((f) => errors[f])) {
+              setErrors((e) => Object.fromEntries(Object.entries(e).filter(([f]) => !clears.includes(f))));
+            }
+          }}
+        />
 
         <fieldset className={`field choice${errors.customer_ids ? " field--invalid" : ""}`}>
           <legend className="field__label">Audience</legend>
