@@ -75,7 +75,7 @@ async def test_opt_a_customer_out_and_back_in(pages: Pages, api: httpx.AsyncClie
     await screenshot(page, "desktop-customers-opted-out")
 
     # The filter: only she is opted out.
-    await page.get_by_label("Consent").select_option(label="Opted out")
+    await page.get_by_label("Consent", exact=True).select_option(label="Opted out")
     await expect(page).to_have_url(re.compile(r"/customers\?opted_out=true$"))
     await wait_for_customers(page)
     await expect(page.locator("main table tbody tr")).to_have_count(1)
@@ -109,7 +109,7 @@ async def test_opt_a_customer_out_and_back_in(pages: Pages, api: httpx.AsyncClie
     assert (await api.get(f"/customers/{khadija['id']}")).json()["opted_out_at"] is None
 
     # Out again, for good: the campaigns below must not reach her.
-    await page.get_by_label("Consent").select_option(label="All customers")
+    await page.get_by_label("Consent", exact=True).select_option(label="All customers")
     await wait_for_customers(page)
     await customer_row(page, name).get_by_role("button", name=f"Opt out {name}").click()
     await expect(customer_row(page, name).locator(".badge")).to_contain_text("Opted out")
