@@ -284,6 +284,25 @@ class Cluster:
             **overrides,
         }
 
+    def sends_by(self, process: ServiceProcess) -> int:
+        """Provider calls the process's current lifetime has made (its send log's lines)."""
+        path = self.send_log_dir / f"sends-{process.pid}.log"
+        return path.read_bytes().count(b"\n") if path.exists() else 0
+
+    async def until_sending(self, process: ServiceProcess, timeout: float = 20) -> None:
+        """Wait until the process is calling the provider now (its send log grew within
+        the last 0.1 s): a worker killed then holds claims of its own."""
+        deadline = time.monotonic() + timeout
+        before = self.sends_by(process)
+        while True:
+            await asyncio.sleep(0.1)
+            now = self.sends_by(process)
+            if now > before:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{process.name} made no provider call for {timeout}s")
+            before = now
+
     def add(self, role: str, name: str | None = None, **overrides: str) -> ServiceProcess:
         name = name or role
         if name in self.processes:

@@ -63,6 +63,7 @@ async def test_g_pause_and_cancel_race_a_killed_worker_and_its_lease_recovery(
         paused_campaign = await create_campaign(http, "pause")
         assert (await send(http, paused_campaign, range(1, MESSAGES + 1))).status_code == 202
         await wait_for_final(url, paused_campaign, at_least=MESSAGES // 5)
+        await cluster.until_sending(worker1)
         worker1.kill()  # with claims in hand
         paused = await http.post(f"/campaigns/{paused_campaign}/pause")
         assert paused.status_code == 200, paused.text
@@ -86,6 +87,7 @@ async def test_g_pause_and_cancel_race_a_killed_worker_and_its_lease_recovery(
         customers = range(MESSAGES + 1, 2 * MESSAGES + 1)
         assert (await send(http, cancelled_campaign, customers)).status_code == 202
         await wait_for_final(url, cancelled_campaign, at_least=MESSAGES // 5)
+        await cluster.until_sending(worker2)
         before = provider_calls(cluster)
         worker2.kill()
         cancelled = await http.post(f"/campaigns/{cancelled_campaign}/cancel")

@@ -67,6 +67,8 @@ async def test_response_shape(client, make_campaign, alice):
             "last_name": "Wanjiru",
             "location": "Nairobi",
             "preferred_product": "Running Shoes",
+            "opted_out_at": None,
+            "timezone": None,
             "created_at": alice["created_at"],
         },
         "characters": 45,

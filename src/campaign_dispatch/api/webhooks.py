@@ -42,7 +42,8 @@ async def _ingest(request: Request, resources: ResourcesDep, segment: str) -> in
         metrics.WEBHOOKS_REJECTED.labels(segment).inc()
         raise Unauthorized(f"{segment} webhook: {exc}") from exc
     events = handler.parse(hook)
-    counts, stored = await receipts.ingest(resources.database, events, utcnow())
+    region = resources.settings.default_region
+    counts, stored = await receipts.ingest(resources.database, events, utcnow(), region)
     metrics.count_receipts(segment, counts)
     metrics.INBOUND_MESSAGES.labels(segment).inc(stored)
     return len(events)
