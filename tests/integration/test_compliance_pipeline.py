@@ -5,6 +5,7 @@ recording provider; state is read back from the database."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ from campaign_dispatch import metrics
 from campaign_dispatch.background import Role
 from campaign_dispatch.models import CampaignMessageCount, ConsentEvent, MessageAttempt
 from campaign_dispatch.providers import SendRequest, SendResult
+from campaign_dispatch.providers.registry import build_webhook_handlers
 from campaign_dispatch.statuses import ProviderOutcome
 from campaign_dispatch.worker import processor
 from tests.pipeline_helpers import eventually, messages
@@ -393,3 +395,50 @@ async def test_cancelling_a_campaign_clears_its_waiting_count(
         )
         assert set(counted.all()) == {"cancelled"}
     assert sender.sent == []
+
+
+class GatedSender(RecordingSender):
+    """Holds its first send until `gate` is set, so the campaign is caught in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def send(self, request: SendRequest) -> SendResult:
+        self.started.set()
+        await self.gate.wait()
+        return await super().send(request)
+
+
+async def test_a_stop_that_arrives_mid_campaign_stops_that_customers_queued_message(
+    client, runtime, make_customer, make_campaign
+):
+    first, second, stopping = [await make_customer() for _ in range(3)]
+    sender = GatedSender()
+    runtime.settings = runtime.settings.model_copy(update={"at_callback_token": "tok"})
+    runtime.resources.webhook_handlers = build_webhook_handlers(runtime.settings)
+    # One lane, one message at a time: while the first is with the provider, the others
+    # wait in the queue, unclaimed.
+    await start(runtime, sender, worker_concurrency=1, worker_batch_size=1)
+    campaign = await make_campaign()
+    await send(client, campaign["id"], customer_ids=[first["id"], second["id"], stopping["id"]])
+    await asyncio.wait_for(sender.started.wait(), 10)
+
+    reply = urlencode(
+        {"from": stopping["phone"], "to": "12345", "text": "STOP", "id": "in-1", "date": "x"}
+    )
+    response = await client.post(
+        "/webhooks/africastalking/inbound?token=tok",
+        content=reply,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200, response.text
+    assert (await client.get(f"/customers/{stopping['id']}")).json()["opted_out_at"] is not None
+    sender.gate.set()
+
+    body = await finished(client, campaign["id"])
+    assert (body["stats"]["sent"], body["stats"]["failed"]) == (2, 1)
+    assert sender.phones() == {first["phone"], second["phone"]}
+    rows = {m.customer_id: m for m in await messages(runtime, campaign["id"])}
+    assert (rows[stopping["id"]].status, rows[stopping["id"]].error_code) == ("failed", "OPTED_OUT")
