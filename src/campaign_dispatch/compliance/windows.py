@@ -57,7 +57,7 @@ class SendWindow:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
     def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+        return self.setting()
 
     @property
     def wraps(self) -> bool:

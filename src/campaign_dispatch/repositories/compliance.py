@@ -5,8 +5,9 @@ or error, whatever the number of messages, and each acts only on the state it ex
 (a claim still `sending`, a message still `pending`)."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,20 @@ from campaign_dispatch.statuses import UNFINISHED, CampaignStatus, FailureCode, 
 EXPIRED = "not sent: the campaign expired before it went out"
 
 
+async def _update_claims(
+    session: AsyncSession, groups: Mapping[Any, list[int]], values: Callable[[Any], dict[str, Any]]
+) -> int:
+    """One UPDATE per group of claims (`values(key)` for its columns), each only from
+    `sending`: a claim that ran out and was taken back meanwhile is left alone."""
+    changed = 0
+    for key, ids in sorted(groups.items()):
+        result = await session.execute(
+            update(M).where(M.id.in_(ids), M.status == MessageStatus.SENDING).values(**values(key))
+        )
+        changed += int(getattr(result, "rowcount", 0) or 0)
+    return changed
+
+
 async def hold(session: AsyncSession, holds: Sequence[tuple[int, datetime]], now: datetime) -> int:
     """Claims (message id, when its window opens) back to `pending`, unpublished, due
     then: the relay publishes each when its window opens. Not an attempt: the attempt
@@ -25,22 +40,18 @@ async def hold(session: AsyncSession, holds: Sequence[tuple[int, datetime]], now
     by_time: dict[datetime, list[int]] = defaultdict(list)
     for message_id, until in holds:
         by_time[until].append(message_id)
-    held = 0
-    for until, ids in sorted(by_time.items()):
-        result = await session.execute(
-            update(M)
-            .where(M.id.in_(ids), M.status == MessageStatus.SENDING)
-            .values(
-                status=MessageStatus.PENDING,
-                available_at=until,
-                window_opens_at=until,
-                enqueued_at=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
-        )
-        held += int(getattr(result, "rowcount", 0) or 0)
-    return held
+    return await _update_claims(
+        session,
+        by_time,
+        lambda until: {
+            "status": MessageStatus.PENDING,
+            "available_at": until,
+            "window_opens_at": until,
+            "enqueued_at": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        },
+    )
 
 
 async def refuse(
@@ -50,22 +61,18 @@ async def refuse(
     by_error: dict[tuple[FailureCode, str], list[int]] = defaultdict(list)
     for message_id, code, error in refusals:
         by_error[code, error].append(message_id)
-    refused = 0
-    for (code, error), ids in sorted(by_error.items()):
-        result = await session.execute(
-            update(M)
-            .where(M.id.in_(ids), M.status == MessageStatus.SENDING)
-            .values(
-                status=MessageStatus.FAILED,
-                error_code=code,
-                last_error=error,
-                lease_expires_at=None,
-                window_opens_at=None,
-                updated_at=now,
-            )
-        )
-        refused += int(getattr(result, "rowcount", 0) or 0)
-    return refused
+    return await _update_claims(
+        session,
+        by_error,
+        lambda key: {
+            "status": MessageStatus.FAILED,
+            "error_code": key[0],
+            "last_error": key[1],
+            "lease_expires_at": None,
+            "window_opens_at": None,
+            "updated_at": now,
+        },
+    )
 
 
 _LIVE = (CampaignStatus.SENDING, CampaignStatus.PAUSED)
