@@ -61,3 +61,17 @@ async def test_no_pool_is_asked_for_more_than_it_holds(fake: FakeProvider) -> No
     assert max(peaks) <= http.POOL_SIZE
     assert min(peaks) >= 1, peaks  # every pool took its share
     assert sum(adapter._busy) == 0
+
+
+def test_connections_are_capped_whatever_the_concurrency() -> None:
+    adapter = AfricasTalkingSender(
+        make_settings(
+            at_username="sandbox",
+            at_api_key="key",
+            at_base_url="http://127.0.0.1:9",
+            worker_concurrency=2000,
+            provider_max_connections=64,
+        )
+    )
+    assert len(adapter._clients) == 64 // http.POOL_SIZE
+    assert adapter._slots._value == 64

@@ -7,7 +7,7 @@ using the one code → ProviderOutcome table in its module). Everything else is 
 
 - the connection pools of one sender instance, so per provider per process (the
   registry builds a provider chosen for both channels once): WORKER_CONCURRENCY
-  connections in all, in small pools (`POOL_SIZE`) that are never asked for more than
+  connections in all, at most PROVIDER_MAX_CONNECTIONS, in small pools (`POOL_SIZE`) that are never asked for more than
   they hold;
 - the timeout: `min(PROVIDER_TIMEOUT_SECONDS, LEASE_SECONDS / 4)`, so an attempt always
   ends well inside the worker's lease;
@@ -117,9 +117,11 @@ class HttpSender:
         # httpcore's pool rescans every connection and queued request each time one
         # starts or ends: at 256 connections that bookkeeping cost ~14 ms of CPU per
         # send (profiled against the fake provider). Small pools, each never asked for
-        # more than it holds, keep it at a fraction of that: WORKER_CONCURRENCY is
-        # spread over clients of POOL_SIZE connections, each request on the least busy.
-        shards = max(1, math.ceil(max(1, settings.worker_concurrency) / POOL_SIZE))
+        # more than it holds, keep it at a fraction of that: WORKER_CONCURRENCY (at most
+        # PROVIDER_MAX_CONNECTIONS) is spread over clients of POOL_SIZE connections, each
+        # request on the least busy; sends beyond that wait for a connection.
+        wanted = min(settings.worker_concurrency, settings.provider_max_connections)
+        shards = max(1, math.ceil(max(1, wanted) / POOL_SIZE))
         self._clients = [
             httpx.AsyncClient(
                 timeout=httpx.Timeout(self.timeout),
