@@ -54,8 +54,8 @@ lint: .venv/.synced $(WEB_STAMP) ## ruff, mypy (strict), eslint, tsc, compose fi
 	elif command -v docker-compose > /dev/null; then docker-compose -f docker-compose.yml config -q; \
 	else echo "lint: no compose CLI here; tests/unit/test_deployment.py checks the file"; fi
 
-bench: .venv/.synced ## Benchmarks against local PostgreSQL and RabbitMQ (README: Performance)
-	$(RUN) python -m bench
+bench: .venv/.synced ## Targets vs same-run floors, local PostgreSQL + RabbitMQ (docs/benchmarks.md)
+	$(RUN) python -m bench $(BENCH_ARGS)
 
 soak: .venv/.synced ## Long fault run, not in CI: 200 000 messages, workers killed (docs/reliability.md)
 	$(RUN) python -m bench.soak

@@ -1,195 +1,201 @@
 """`make bench`: the performance targets, measured against local PostgreSQL and RabbitMQ.
 
-Runs real processes (`campaign-dispatch api` and `worker`) on fresh databases and fresh
-queue names, and prints one line per target with the measurement and its bar. The
-1-worker dispatch target is measured once per RabbitMQ publish path (bench/dispatch.py),
-each beside a floor measured in the same run (bench/floor.py).
+Runs real processes (`campaign-dispatch api`, `worker`, `scheduler`, `fake-provider`) on
+fresh databases and fresh queue names. Each target is printed as one line as soon as it
+is measured, beside its floor measured in the same run where it has one, and the whole
+table again at the end as Markdown (docs/benchmarks.md says how each line is measured).
+The exit status is 0 when every phase ran, whatever the verdicts (it is a report), and
+1 when a phase crashed.
+
+BENCH_SCALE=small runs every phase at sizes that take about a minute; the default
+(full) uses the table's sizes. Flags override either.
 """
 
 import argparse
 import asyncio
-import statistics
+import dataclasses
+import os
+import sys
 import time
+import traceback
+from dataclasses import dataclass
 
-import httpx
+from bench import dispatch, idle, listing, providers, segments, send
+from bench.common import MEMORY, Databases
+from bench.table import Row, Table, info
 
-from bench import dispatch, providers, segments
-from bench.common import (
-    Databases,
-    api_command,
-    client,
-    delete_queues,
-    dispatch_seconds,
-    env,
-    new_queue_name,
-    processes,
-    report,
-    rss_mb,
-    timed_send,
-    wait_ready,
-)
-
-DISPATCH_TARGET = 3000  # msg/s, 1 worker, mock latency 0
+MEMORY_TARGET_MB = 150.0
+PHASES = ("dispatch", "providers", "send", "segments", "listing", "idle")
 
 
-async def bench_send(http: httpx.AsyncClient, runs: int) -> None:
-    for size, target_ms in ((10_000, 150), (100_000, 1500)):
-        ids = list(range(1, size + 1))
-        samples = [(await timed_send(http, ids))[1] * 1000 for _ in range(runs)]
-        p50 = statistics.median(samples)
-        report(
-            f"send endpoint, {size} ids, p50 of {runs}",
-            p50,
-            "ms",
-            f"< {target_ms} ms",
-            p50 < target_ms,
-        )
+@dataclass(frozen=True)
+class Scale:
+    messages: int  # per dispatch run
+    provider_messages: int  # per provider-path run (the adapter's and the mock's)
+    rounds: int  # dispatch and provider-path rounds, segment sends
+    runs: int  # send-endpoint samples, unloaded and loaded
+    load: int  # messages of the campaign dispatching under the loaded sends
+    campaigns: int  # rows for the GET /campaigns run
+    segment_customers: int  # customers (and so messages) of the segment send
+    customers: int  # customers of the other phases' databases
+    rate_messages: int  # messages of the rate-limit run
+    samples: int  # samples per read target
+    cursor_pages: int  # GET /campaigns cursor pages
+    idle_seconds: float
 
 
-async def bench_throughput(
-    databases: Databases, label: str, workers: int, latency_ms: int, messages: int, target: float
-) -> dict[str, float]:
-    queue = new_queue_name()
-    async with databases.fresh() as database_url:
-        worker_env = env(database_url, queue, MOCK_SENDER_LATENCY_MS=str(latency_ms))
-        commands = [api_command(database_url, queue)] + [(["worker"], worker_env)] * workers
-        with processes(commands) as procs:
-            async with client() as http:
-                await wait_ready(http)
-                await dispatch_seconds(http, database_url, 1000)  # warm-up; workers connected
-                rate = messages / await dispatch_seconds(http, database_url, messages)
-                report(label, rate, "msg/s", f">= {target:.0f}", rate >= target)
-            memory = {f"pid{i}": rss_mb(p.pid) for i, p in enumerate(procs)}
-    await delete_queues(queue)
-    return memory
+SCALES = {
+    "full": Scale(
+        messages=30_000,
+        provider_messages=10_000,
+        rounds=3,
+        runs=5,
+        load=30_000,
+        campaigns=1_000_000,
+        segment_customers=1_000_000,
+        customers=100_000,
+        rate_messages=3_000,
+        samples=50,
+        cursor_pages=200,
+        idle_seconds=60,
+    ),
+    "small": Scale(
+        messages=5_000,
+        provider_messages=2_000,
+        rounds=1,
+        runs=3,
+        load=10_000,
+        campaigns=50_000,
+        segment_customers=100_000,
+        customers=20_000,
+        rate_messages=600,
+        samples=10,
+        cursor_pages=20,
+        idle_seconds=10,
+    ),
+}
 
 
-async def bench_listing(databases: Databases, campaigns: int) -> None:
-    queue = new_queue_name()
-    async with databases.fresh(customers=0) as database_url:
-        await seed_campaigns(database_url, campaigns)
-        with processes([api_command(database_url, queue)]):
-            async with client() as http:
-                await wait_ready(http)
-                await _listing(http, campaigns)
-    await delete_queues(queue)
-
-
-async def seed_campaigns(database_url: str, count: int) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute(
-            """INSERT INTO campaigns (name, channel, status, base_template, created_at, updated_at)
-               SELECT 'Bench ' || g, CASE WHEN g % 2 = 0 THEN 'sms' ELSE 'whatsapp' END,
-                      (ARRAY['draft','scheduled','sending','sent','failed'])[1 + g % 5],
-                      'Hi {first_name}', now(), now()
-               FROM generate_series(1, $1) AS g""",
-            count,
-        )
-        await connection.execute("VACUUM ANALYZE campaigns")
-    finally:
-        await connection.close()
-
-
-async def _listing(http: httpx.AsyncClient, campaigns: int) -> None:
-    for name, params in (
-        ("page 1", {}),
-        ("page 1, status=sent", {"status": "sent"}),
-        ("page 1, channel=sms&status=failed", {"channel": "sms", "status": "failed"}),
-    ):
-        samples = []
-        for _ in range(20):
-            started = time.perf_counter()
-            response = await http.get("/campaigns", params=params)
-            samples.append((time.perf_counter() - started) * 1000)
-            response.raise_for_status()
-        p50 = statistics.median(samples)
-        report(f"GET /campaigns {name}, {campaigns} rows", p50, "ms", "< 20 ms", p50 < 20)
-    cursor = (await http.get("/campaigns")).json()["pagination"]["next_cursor"]
-    samples = []
-    for _ in range(200):
-        started = time.perf_counter()
-        body = (await http.get("/campaigns", params={"cursor": cursor})).json()
-        samples.append((time.perf_counter() - started) * 1000)
-        cursor = body["pagination"]["next_cursor"]
-    p50 = statistics.median(samples)
-    report(f"GET /campaigns cursor pages 2-201, {campaigns} rows", p50, "ms", "< 20 ms", p50 < 20)
-
-
-def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=30_000, help="messages per dispatch run")
-    parser.add_argument("--campaigns", type=int, default=1_000_000, help="rows for the listing run")
-    parser.add_argument("--runs", type=int, default=5, help="send-endpoint samples per size")
-    parser.add_argument(
-        "--segment-customers", type=int, default=1_000_000, help="customers for the segment run"
+def _arguments() -> tuple[argparse.Namespace, Scale]:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=3, help="dispatch runs per variant")
+    parser.add_argument(
+        "--scale",
+        choices=sorted(SCALES),
+        default=os.environ.get("BENCH_SCALE", "full") or "full",
+        help="sizes of every phase (default: BENCH_SCALE, else full)",
+    )
+    for name in (f.name for f in dataclasses.fields(Scale)):
+        flag = "--" + name.replace("_", "-")
+        kind = float if name == "idle_seconds" else int
+        parser.add_argument(flag, type=kind, default=None, help="overrides the scale's size")
     parser.add_argument(
         "--variants",
-        default="frames,aio-pika",
-        help=f"comma-separated dispatch variants, of: {', '.join(dispatch.VARIANTS)}",
+        default="",
+        help="comma-separated dispatch variants timed beside the default (INFO lines), of: "
+        + ", ".join(v for v in dispatch.VARIANTS if v != dispatch.DEFAULT),
     )
-    parser.add_argument(
-        "--only",
-        choices=["send", "dispatch", "throughput", "listing", "segments", "providers"],
-        default=None,
-    )
+    parser.add_argument("--only", choices=PHASES, default=None, help="run one phase")
     args = parser.parse_args()
+    if args.scale not in SCALES:
+        parser.error(f"BENCH_SCALE={args.scale}: choose from {sorted(SCALES)}")
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(Scale)
+        if getattr(args, f.name) is not None
+    }
+    scale = dataclasses.replace(SCALES[args.scale], **overrides)
     args.variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in args.variants if v not in dispatch.VARIANTS]
-    if unknown or not args.variants:
+    if unknown:
         parser.error(f"unknown dispatch variants {unknown}; choose from {list(dispatch.VARIANTS)}")
-    return args
+    return args, scale
 
 
-async def main() -> None:
-    args = _arguments()
+async def _phase(
+    name: str, databases: Databases, table: Table, scale: Scale, variants: list[str]
+) -> None:
+    if name == "dispatch":
+        await dispatch.bench_dispatch(
+            databases, table, variants, scale.messages, scale.rounds, scale.customers
+        )
+    elif name == "providers":
+        await providers.bench_provider_path(
+            databases, table, scale.provider_messages, scale.rounds, scale.customers
+        )
+        await providers.bench_rate_limit(databases, table, scale.rate_messages, scale.customers)
+    elif name == "send":
+        await send.bench_send(databases, table, scale.runs, scale.load, scale.customers)
+    elif name == "segments":
+        await segments.bench_segments(
+            databases, table, scale.segment_customers, scale.rounds, scale.samples
+        )
+    elif name == "listing":
+        await listing.bench_listing(
+            databases, table, scale.campaigns, scale.samples, scale.cursor_pages
+        )
+    elif name == "idle":
+        await idle.bench_idle(databases, table, scale.idle_seconds, scale.customers)
+
+
+def _memory_rows(table: Table) -> None:
+    for role in sorted({role for role, _, _ in MEMORY.peaks}):
+        by_phase: dict[str, float] = {}
+        for r, phase, mb in MEMORY.peaks:
+            if r == role:
+                by_phase[phase] = max(by_phase.get(phase, 0.0), mb)
+        info(
+            f"peak RSS (VmHWM), {role}, highest per phase: "
+            + ", ".join(f"{phase} {mb:.0f} MB" for phase, mb in by_phase.items())
+        )
+    for role in ("api", "worker"):
+        peak = MEMORY.peak(role)
+        if peak is None:
+            continue
+        mb, phase = peak
+        count = sum(1 for r, _, _ in MEMORY.peaks if r == role)
+        table.add(
+            Row(
+                f"resident memory, {role} (peak VmHWM of {count} processes; highest in {phase})",
+                f"{mb:.0f} MB",
+                f"< {MEMORY_TARGET_MB:.0f} MB",
+                mb < MEMORY_TARGET_MB,
+            )
+        )
+
+
+async def main() -> int:
+    args, scale = _arguments()
+    print(f"bench: scale {args.scale}: {scale}", flush=True)
+    table = Table()
     databases = Databases()
-    memory: dict[str, float] = {}
+    crashed: list[str] = []
+    started = time.monotonic()
     try:
-        if args.only in (None, "send"):
-            async with databases.fresh() as database_url:
-                queue = new_queue_name()
-                with processes([api_command(database_url, queue)]) as procs:
-                    async with client() as http:
-                        await wait_ready(http)
-                        await bench_send(http, args.runs)
-                    memory["api (send runs)"] = rss_mb(procs[0].pid)
-                await delete_queues(queue)
-        if args.only in (None, "dispatch"):
-            results = await dispatch.compare(
-                databases, args.variants, args.messages, args.rounds, memory
-            )
-            first = args.variants[0]
-            rate = results[first][0]
-            label = f"dispatch, 1 worker, latency 0 ({first})"
-            report(label, rate, "msg/s", f">= {DISPATCH_TARGET}", rate >= DISPATCH_TARGET)
-        if args.only in (None, "throughput"):
-            runs = (
-                ("dispatch, 2 workers, latency 0", 2, 0, 5000),
-                ("dispatch, 1 worker, latency 50 ms", 1, 50, 1000),
-            )
-            for label, workers, latency, target in runs:
-                mem = await bench_throughput(
-                    databases, label, workers, latency, args.messages, target
-                )
-                memory[f"api ({label})"] = mem["pid0"]
-                memory[f"worker ({label})"] = mem["pid1"]
-        if args.only in (None, "listing"):
-            await bench_listing(databases, args.campaigns)
-        if args.only in (None, "segments"):
-            await segments.bench_segments(databases, args.segment_customers, 3, memory)
-        if args.only in (None, "providers"):
-            await providers.bench_provider_path(databases, args.messages, args.rounds, memory)
-            await providers.bench_rate_limit(databases)
+        for name in PHASES:
+            if args.only not in (None, name):
+                continue
+            MEMORY.phase = name
+            print(f"---- {name}", flush=True)
+            phase_started = time.monotonic()
+            try:
+                await _phase(name, databases, table, scale, args.variants)
+            except Exception:
+                traceback.print_exc()
+                print(f"CRASH  phase {name}: its targets were not measured", flush=True)
+                crashed.append(name)
+            print(f"      ({name}: {time.monotonic() - phase_started:.0f} s)", flush=True)
     finally:
         await databases.drop_templates()
-    for label, mb in memory.items():
-        report(f"peak RSS, {label}", mb, "MB", "< 150 MB", mb < 150)
+    _memory_rows(table)
+    print(f"\n## make bench, scale {args.scale} ({time.monotonic() - started:.0f} s)\n")
+    print(table.markdown(), flush=True)
+    if crashed:
+        print(f"\ncrashed phases: {', '.join(crashed)}", flush=True)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(asyncio.run(main()))

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 
 import aio_pika
 
@@ -71,12 +72,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=30_000)
     args = parser.parse_args()
-    runner_options = {}
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
     with contextlib.suppress(ImportError):
         import uvloop  # as the worker runs: the floor and the figure share an event loop kind
 
-        runner_options["loop_factory"] = uvloop.new_event_loop
-    with asyncio.Runner(**runner_options) as runner:
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
         print(f"{runner.run(floor(args.messages)):.1f}", flush=True)
 
 
