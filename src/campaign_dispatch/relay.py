@@ -9,23 +9,29 @@ the mark and the confirms, the batch's record outlives it and the recovery sweep
 the batch back once the record expires (`hold` after the mark). The send endpoint never
 waits for the broker, and nothing is lost.
 
-Relays poll, and on PostgreSQL they also LISTEN: a send's transaction NOTIFYs on commit,
-so jobs go out at once even when the relay runs in another process than the API.
+A relay looks again after every wake (an in-process signal after a commit; on PostgreSQL
+a send's NOTIFY, heard by background/listener.py, so jobs go out at once even when the
+relay runs in another process than the API). Between wakes it polls every `interval`
+only while work is in flight (a claim or a published job may turn into a retry, which the
+worker writes without waking anyone); with nothing in flight it sleeps until the earliest
+unpublished message is due (a retry's backoff, a send window's opening), read with one
+indexed query (repositories/wakeups.py), and at most `idle_seconds`.
 """
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-import asyncpg
 import structlog
 
 from campaign_dispatch import metrics
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.db import Database
 from campaign_dispatch.queue import Job, JobQueue, QueueUnavailable
-from campaign_dispatch.repositories.outbox import NOTIFY_CHANNEL, OutboxRepository, TakenBatch
+from campaign_dispatch.repositories import wakeups
+from campaign_dispatch.repositories.outbox import OutboxRepository, TakenBatch
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +46,8 @@ class Relay:
         interval: float = 0.2,
         concurrency: int = 2,
         hold_seconds: float = 30.0,
+        idle_seconds: float | None = None,
+        on_publish: Callable[[], None] | None = None,
     ) -> None:
         self.database = database
         self.outbox = outbox
@@ -50,7 +58,12 @@ class Relay:
         # How long a taken batch's record lasts: past the publish timeout, so that only a
         # relay that died (not a slow one) has its batch given back under it.
         self.hold = timedelta(seconds=hold_seconds)
+        # The longest sleep with nothing in flight (None: `interval`, polling as before).
+        self.idle_seconds = interval if idle_seconds is None else max(idle_seconds, interval)
+        self.on_publish = on_publish
         self._wake = asyncio.Event()
+        self._plan: wakeups.Plan | None = None
+        self._plan_read_at = 0.0
 
     def wake(self) -> None:
         """Publish now rather than at the next poll (called after a send commits)."""
@@ -71,6 +84,9 @@ class Relay:
             await asyncio.shield(self._give_back(batch))
             raise
         metrics.JOBS_PUBLISHED.inc(len(jobs))
+        self._plan = None  # in flight now, whatever was read before
+        if self.on_publish is not None:
+            self.on_publish()
         try:
             async with self.database.statement_sessions.begin() as session:
                 await self.outbox.confirm(session, batch.batch_id)
@@ -88,27 +104,27 @@ class Relay:
                 count=len(batch.messages),
             )
 
-    async def listen(self, dsn: str, stop: asyncio.Event) -> None:
-        """LISTEN for committed sends until `stop`; reconnects, since polling covers gaps."""
-
-        def on_notify(*_: Any) -> None:
-            self.wake()
-
-        while not stop.is_set():
-            try:
-                connection = await asyncpg.connect(dsn)
-                try:
-                    await connection.add_listener(NOTIFY_CHANNEL, on_notify)
-                    self.wake()  # anything committed while we were not listening
-                    while not stop.is_set() and not connection.is_closed():
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(stop.wait(), 5)
-                finally:
-                    await connection.close(timeout=2)
-            except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-                log.warning("outbox LISTEN connection failed; polling meanwhile", error=str(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 2)
+    async def _idle_delay(self) -> float:
+        """How long to sleep after a look that found nothing more to publish: `interval`
+        while work is in flight, else until the next unpublished message is due, at most
+        `idle_seconds`. The loops share one read: while busy it is read again once a
+        second; an idle one serves the loops that woke with it (a publish drops it)."""
+        if self.idle_seconds <= self.interval:
+            return self.interval
+        clock = time.monotonic()
+        age = clock - self._plan_read_at
+        plan = self._plan
+        if plan is None or age >= (1.0 if plan.busy else 0.1):
+            async with self.database.statement_sessions.begin() as session:
+                plan = self._plan = await wakeups.relay_plan(session, utcnow())
+            self._plan_read_at, age = clock, 0.0
+        if plan.busy:
+            return self.interval
+        if plan.next_in is None:
+            return self.idle_seconds
+        # A little past the due time, so the look finds it due; never a spin on one that
+        # is due now but not taken (another relay holds it).
+        return min(self.idle_seconds, max(self.interval, plan.next_in - age + 0.01))
 
     async def run(self, stop: asyncio.Event) -> None:
         """`concurrency` publishing loops: while one waits for the broker's confirms,
@@ -125,6 +141,8 @@ class Relay:
             try:
                 published = await self.publish_due()
                 delay = self.interval
+                if published < self.batch_size:
+                    delay = await self._idle_delay()
             except QueueUnavailable as exc:
                 log.warning(
                     "broker unavailable; outbox kept for later", error=str(exc), retry_in_s=delay

@@ -4,6 +4,12 @@ A due campaign is locked with SKIP LOCKED (PostgreSQL) and moved scheduled → s
 conditional update in the same transaction that creates its messages, so a second
 scheduler either skips the locked row or finds it no longer `scheduled`. A crash
 mid-release rolls the whole transaction back; the next pass releases it again.
+
+Between passes the scheduler sleeps until the next campaign is due (one indexed read,
+repositories/wakeups.py), a wake (a schedule change's NOTIFY on PostgreSQL, heard by
+background/listener.py, or the in-process signal), or at most `idle_seconds`. A campaign
+due but not released (another scheduler holds it, or its release failed) is looked at
+again after `interval`, as every campaign was before.
 """
 
 import asyncio
@@ -11,9 +17,11 @@ from collections.abc import Callable, Collection
 
 import structlog
 
+from campaign_dispatch.clock import utcnow
 from campaign_dispatch.db import Database
+from campaign_dispatch.repositories import wakeups
 from campaign_dispatch.repositories.outbox import OutboxRepository
-from campaign_dispatch.scheduler.periodic import run_every
+from campaign_dispatch.scheduler.periodic import Wake, wait_until
 from campaign_dispatch.services import dispatch
 
 log = structlog.get_logger(__name__)
@@ -32,11 +40,19 @@ class Scheduler:
         outbox: OutboxRepository,
         interval: float = 1.0,
         on_release: Callable[[], None] | None = None,
+        idle_seconds: float | None = None,
     ) -> None:
         self.database = database
         self.outbox = outbox
         self.interval = interval
         self.on_release = on_release
+        # The longest sleep with nothing due (None: `interval`, polling as before).
+        self.idle_seconds = interval if idle_seconds is None else max(idle_seconds, interval)
+        self._wake = Wake()
+
+    def wake(self) -> None:
+        """Read the next due time now (called when a campaign is scheduled or changed)."""
+        self._wake.set()
 
     async def release_one(self, skip: Collection[int] = ()) -> tuple[int, int | None] | None:
         """Release the most overdue campaign not in `skip`.
@@ -79,5 +95,26 @@ class Scheduler:
             if queued is not None:
                 released.append(campaign_id)
 
+    async def next_delay(self) -> float:
+        """Seconds to sleep after a pass: until the next campaign is due, at most
+        `idle_seconds`; `interval` for one due now that this pass did not release."""
+        if self.idle_seconds <= self.interval:
+            return self.interval
+        async with self.database.sessions.begin() as session:
+            due_in = await wakeups.next_scheduled(session, utcnow())
+        if due_in is None:
+            return self.idle_seconds
+        if due_in <= 0:
+            return self.interval
+        return min(self.idle_seconds, due_in + 0.01)
+
     async def run(self, stop: asyncio.Event) -> None:
-        await run_every(self.interval, stop, self.release_due, "scheduler pass")
+        while not stop.is_set():
+            self._wake.clear()  # before the pass: a change committed during it is kept
+            try:
+                await self.release_due()
+                delay = await self.next_delay()
+            except Exception:
+                log.exception("scheduler pass failed")
+                delay = self.interval
+            await wait_until(delay, stop, self._wake)

@@ -1,20 +1,20 @@
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 
-import structlog
+Wake = asyncio.Event
+"""Set by whoever knows of new work; a loop clears it before it looks, so a wake that
+comes while it looks is kept for its next wait."""
 
-log = structlog.get_logger(__name__)
 
-
-async def run_every(
-    interval: float, stop: asyncio.Event, task: Callable[[], Awaitable[object]], name: str
-) -> None:
-    """Run `task` every `interval` seconds until `stop`; a failed pass is logged, not fatal."""
-    while not stop.is_set():
-        try:
-            await task()
-        except Exception:
-            log.exception(f"{name} failed")
+async def wait_until(delay: float, stop: asyncio.Event, *wakes: asyncio.Event) -> None:
+    """Sleep `delay` seconds, or less if `stop` or one of `wakes` is set."""
+    if delay <= 0 or stop.is_set() or any(w.is_set() for w in wakes):
+        await asyncio.sleep(0)
+        return
+    waiters = [asyncio.ensure_future(e.wait()) for e in (stop, *wakes)]
+    try:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,7 +1,20 @@
 """Periodic repair: expired claims, jobs the broker lost, campaigns left `sending`,
-receipts that arrived before their message recorded the id."""
+receipts that arrived before their message recorded the id, campaigns past `expires_at`.
+
+The sweep runs every `interval` while something is in flight — a claim (its lease may run
+out), a published job (the broker may lose it), a message due to be published, a sending
+campaign with nothing unfinished, an early receipt whose message recorded its id — as
+read by one indexed query after each sweep (repositories/wakeups.py). With nothing in
+flight it runs at the earliest known due time (a held message's or a retry's, an
+unconfirmed relay batch's expiry, a campaign's expiry), and at most every
+`idle_seconds`; a wake (a send committed here or, on PostgreSQL, anywhere; this
+process's relay publishing) makes it read again at once. So while a campaign is in
+flight a lease that runs out is taken back within `interval` of its expiry, as before.
+"""
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -12,8 +25,9 @@ from campaign_dispatch.db import Database
 from campaign_dispatch.queue import Job, JobQueue, QueueUnavailable
 from campaign_dispatch.repositories import compliance as compliance_repo
 from campaign_dispatch.repositories import receipts as receipts_repo
+from campaign_dispatch.repositories import wakeups
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
-from campaign_dispatch.scheduler.periodic import run_every
+from campaign_dispatch.scheduler.periodic import Wake, wait_until
 from campaign_dispatch.statuses import MessageStatus
 
 log = structlog.get_logger(__name__)
@@ -28,6 +42,8 @@ class Recovery:
         max_retries: int,
         requeue_after_seconds: float,
         interval: float,
+        idle_seconds: float | None = None,
+        on_repair: Callable[[], None] | None = None,
     ) -> None:
         self.database = database
         self.repositories = repositories
@@ -35,6 +51,16 @@ class Recovery:
         self.max_retries = max_retries
         self.requeue_after = timedelta(seconds=requeue_after_seconds)
         self.interval = interval
+        # The longest gap between sweeps with nothing in flight (None: `interval`).
+        self.idle_seconds = interval if idle_seconds is None else max(idle_seconds, interval)
+        # Called when a sweep gave messages back to the outbox (wakes this process's relay).
+        self.on_repair = on_repair
+        self._wake = Wake()
+
+    def wake(self) -> None:
+        """Work may have started (a send committed, a batch published): read again now.
+        A busy loop does not wait for it: it sweeps every `interval` anyway."""
+        self._wake.set()
 
     async def sweep(self) -> None:
         now = utcnow()
@@ -58,6 +84,8 @@ class Recovery:
             metrics.RECEIPTS.labels("early", "applied").inc(receipts)
         if forgotten:
             metrics.RECEIPTS.labels("early", "unknown").inc(forgotten)
+        if claims or abandoned or requeued:
+            await self._announce()
         if claims or abandoned or requeued or expired or finished or receipts:
             log.info(
                 "recovered",
@@ -100,5 +128,47 @@ class Recovery:
         except QueueUnavailable as exc:  # the database already holds the outcome
             log.warning("dead-letter copy not published", message_id=message_id, error=str(exc))
 
+    async def _announce(self) -> None:
+        """Messages are unpublished again: wake the relays, here and (NOTIFY) elsewhere."""
+        if self.on_repair is not None:
+            self.on_repair()
+        try:
+            async with self.database.sessions.begin() as session:
+                await self.repositories.outbox.notify(session)
+        except Exception:  # the relays' own timers find them
+            log.exception("could not notify the relays of recovered messages")
+
+    async def plan(self) -> wakeups.Plan:
+        """What the last sweep left: in flight (busy), or the next due time."""
+        if self.idle_seconds <= self.interval:
+            return wakeups.Plan(True, None)
+        async with self.database.sessions.begin() as session:
+            return await wakeups.recovery_plan(session, utcnow())
+
     async def run(self, stop: asyncio.Event) -> None:
-        await run_every(self.interval, stop, self.sweep, "recovery sweep")
+        last_sweep = next_sweep = time.monotonic()
+        while not stop.is_set():
+            self._wake.clear()  # before the read: a wake during it is kept
+            if time.monotonic() >= next_sweep:
+                last_sweep = time.monotonic()
+                try:
+                    await self.sweep()
+                except Exception:
+                    log.exception("recovery sweep failed")
+            try:
+                plan = await self.plan()
+            except Exception:
+                log.exception("recovery could not read what is in flight; sweeping as if busy")
+                plan = wakeups.Plan(True, None)
+            if plan.busy:
+                next_sweep = last_sweep + self.interval
+            else:
+                next_sweep = last_sweep + self.idle_seconds
+                if plan.next_in is not None:
+                    due = time.monotonic() + max(plan.next_in, 0.0) + 0.01
+                    # never more often than `interval`, whatever is overdue
+                    next_sweep = max(min(next_sweep, due), last_sweep + self.interval)
+            # A wake that came during the sweep or the read is still set: idle, it makes
+            # the loop read again at once.
+            wakes = () if plan.busy else (self._wake,)
+            await wait_until(next_sweep - time.monotonic(), stop, *wakes)
