@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from campaign_dispatch.models import Campaign, Customer, OutboundMessage
 from campaign_dispatch.repositories.pagination import Cursor
@@ -518,3 +518,30 @@ async def test_messages_cursor_is_bound_to_its_campaign(client, runtime, make_ca
     )
 
     assert_validation_error(response, "cursor")
+
+
+async def test_messages_page_one_totals_come_from_the_counters(client, runtime, make_campaign):
+    """Page 1 reads its total from the trigger-kept counters (one statement with the
+    snapshot's max id): counting a campaign of a million messages took ~70 ms."""
+    campaign = await make_campaign()
+    customers = await insert_customers(runtime, 5)
+    await insert_messages(runtime, campaign["id"], customers, MESSAGE_STATUSES[:5])
+    url = f"/campaigns/{campaign['id']}/messages"
+    statements: list[str] = []
+
+    def capture(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.lower().split()))
+
+    engine = runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        every = await get_page(client, url, page_size=2)
+        sent = await get_page(client, url, page_size=2, status="sent")
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+    assert every["pagination"]["total_count"] == 5
+    assert sent["pagination"]["total_count"] == MESSAGE_STATUSES[:5].count("sent")
+    counted = [s for s in statements if "count(" in s and "outbound_messages" in s]
+    assert counted == []
+    assert any("campaign_message_counts" in s for s in statements)
