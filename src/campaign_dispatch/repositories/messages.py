@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     case,
     exists,
@@ -60,19 +61,19 @@ async def create_pending(
 ) -> Queued:
     """Insert one pending message per customer (the given ids, else the customers of the
     segment, else the stored audience) who has not opted out, set-based: one INSERT …
-    SELECT whatever the size, and one count of those left out. Ids of no customer still
-    go in, so that the foreign key names them."""
+    SELECT whatever the size, and (segment, stored audience) one count of those left out.
+    Ids of no customer still go in, so that the foreign key names them: once the insert
+    succeeded, every given id it left out is an opted-out customer's."""
     gone = aliased(Customer, name="opted_out")
 
     def not_opted_out(column: Any) -> ColumnElement[bool]:
         return ~exists().where(gone.id == column, gone.opted_out_at.is_not(None))
 
+    left_out: Select[Any] | None = None
     if customer_ids is not None:
+        customer_ids = sorted(set(customer_ids))
         ids = id_table(session, customer_ids)
         audience = select(ids.c.id).where(not_opted_out(ids.c.id))
-        left_out = select(func.count()).where(
-            Customer.id.in_(select(ids.c.id)), Customer.opted_out_at.is_not(None)
-        )
     elif segment is not None:
         matching = in_segment(segment)
         audience = select(Customer.id).where(*matching, Customer.opted_out_at.is_(None))
@@ -110,8 +111,10 @@ async def create_pending(
             rows,
         )
     )
-    skipped = await session.scalar(left_out)
-    return Queued(int(getattr(result, "rowcount", 0) or 0), int(skipped or 0))
+    inserted = int(getattr(result, "rowcount", 0) or 0)
+    if left_out is None:  # the given ids: each one not inserted opted out
+        return Queued(inserted, len(customer_ids or ()) - inserted)
+    return Queued(inserted, int(await session.scalar(left_out) or 0))
 
 
 async def next_window_opening(session: AsyncSession, campaign_id: int) -> datetime | None:
