@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -214,6 +214,7 @@ async def dispatch_seconds(
     messages: int,
     timeout: float = 300,  # noqa: ASYNC109 (a polling deadline, not a cancel scope)
     probe: Probe | None = None,
+    watch: Sequence[subprocess.Popen[bytes]] = (),
 ) -> float:
     """Send one campaign of `messages` and time it: from just before the send call to
     the last message's final `updated_at`, as the workers wrote it in the database.
@@ -221,7 +222,8 @@ async def dispatch_seconds(
     Polls the campaign's row every 50 ms (its status turns `sent`/`failed` once no
     message is pending or sending): one primary-key read, cheap enough not to compete
     with the pipeline for the CPU. A probe starts just before the send call and stops
-    as soon as the poll sees the campaign final.
+    as soon as the poll sees the campaign final. A process in `watch` that exits fails
+    the run at once (instead of at the deadline).
     """
     campaign_id = await new_campaign(http)
     connection = await asyncpg.connect(database_url)
@@ -237,6 +239,9 @@ async def dispatch_seconds(
         while not await campaign_final(connection, campaign_id):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"campaign {campaign_id} did not finish within {timeout}s")
+            exited = [f"pid {p.pid} (exit {p.returncode})" for p in watch if p.poll() is not None]
+            if exited:
+                raise RuntimeError(f"campaign {campaign_id}: a process exited: {exited}")
             await asyncio.sleep(0.05)
         if probe is not None:
             await probe.stop(connection)

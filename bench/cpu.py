@@ -11,7 +11,7 @@ was nothing at the first snapshot.
 """
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,14 +87,63 @@ def by_name(processes: Iterable[Stat], comm: str) -> list[int]:
     return [p.pid for p in processes if p.comm == comm]
 
 
+def read_title(pid: int) -> str:
+    """A process's command line, which a PostgreSQL process rewrites to say what it is:
+    `postgres: 15/main: postgres <database> 127.0.0.1(40000) idle`, `postgres: 15/main:
+    checkpointer`."""
+    try:
+        return (PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+THIS_DATABASE = "this database"
+SERVER = "server processes"
+OTHER = "other databases"
+POSTMASTER = "postmaster"
+UNSEEN = "exited between snapshots"
+# PostgreSQL's own processes, which serve no one database (their work is the server's:
+# WAL, checkpoints, buffer writes).
+SERVER_PROCESSES = (
+    "checkpointer",
+    "background writer",
+    "walwriter",
+    "autovacuum launcher",
+    "logical replication launcher",
+    "archiver",
+    "stats collector",
+    "startup",
+    "walreceiver",
+)
+
+
+def classify(title: str, database: str, kinds: Mapping[int, str] | None = None) -> str:
+    """What a postmaster child serves, from its title: the bench's database (a backend or
+    an autovacuum worker of it), the server as a whole, or another database. A parallel
+    worker serves what its leader serves (`kinds`: the kinds known so far, by pid)."""
+    words = title.split()
+    if database in words:
+        return THIS_DATABASE
+    if "parallel worker for PID" in title and kinds is not None:
+        leader = words[-1]
+        if leader.isdigit() and int(leader) in kinds:
+            return kinds[int(leader)]
+    if any(title.endswith(name) for name in SERVER_PROCESSES):
+        return SERVER
+    return OTHER
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """Ticks of each named process (every pid of a name summed), of the PostgreSQL
-    tree's root part (postmaster and reaped backends) and of each live backend."""
+    """Ticks of each named process (every pid of a name summed), and of PostgreSQL's
+    tree: the postmaster's own, its own plus its reaped children's (`postgres_root`),
+    and each live child's own, with the child's title."""
 
     named: dict[str, int]
     postgres_root: int | None = None
     postgres_children: dict[int, int] = field(default_factory=dict)
+    postmaster_own: int = 0
+    postgres_titles: dict[int, str] = field(default_factory=dict)
 
     @property
     def postgres(self) -> int | None:
@@ -113,7 +162,8 @@ def snapshot(named: Mapping[str, Iterable[int]], postmaster: int | None) -> Snap
     if root is None:
         return Snapshot(ticks)
     own, children = tree_ticks(root, processes)
-    return Snapshot(ticks, own, children)
+    titles = {pid: read_title(pid) for pid in children}
+    return Snapshot(ticks, own, children, root.own, titles)
 
 
 def seconds(ticks: int) -> float:
@@ -122,12 +172,11 @@ def seconds(ticks: int) -> float:
 
 @dataclass(frozen=True)
 class Usage:
-    """CPU seconds between two snapshots: each named process, PostgreSQL's tree (None
-    when its postmaster is not visible from here), and each backend alive at the end."""
+    """CPU seconds between two snapshots: each named process, and PostgreSQL's tree
+    (None when its postmaster is not visible from here)."""
 
     named: dict[str, float]
     postgres: float | None
-    backends: dict[int, float]
 
     @property
     def total(self) -> float:
@@ -139,8 +188,28 @@ def usage(before: Snapshot, after: Snapshot) -> Usage:
     postgres = None
     if before.postgres is not None and after.postgres is not None:
         postgres = seconds(after.postgres - before.postgres)
-    backends = {
-        pid: seconds(ticks - before.postgres_children.get(pid, 0))
-        for pid, ticks in after.postgres_children.items()
-    }
-    return Usage(named, postgres, backends)
+    return Usage(named, postgres)
+
+
+def attribute(samples: Sequence[Snapshot], database: str) -> dict[str, float]:
+    """PostgreSQL's CPU seconds from the first snapshot to the last, by whom it served:
+    each child seen in any snapshot, from its ticks at the first (0 if born later) to
+    its last snapshot, goes to its kind (`classify`); the postmaster's own; and what
+    children used after their last snapshot or between two (they exited unseen), the
+    rest of the tree's total. The kinds sum to the tree's total."""
+    first, last = samples[0], samples[-1]
+    if first.postgres is None or last.postgres is None:
+        return {}
+    seen: dict[int, tuple[int, str]] = {}  # pid -> (last ticks, title)
+    for sample in samples:
+        for pid, ticks in sample.postgres_children.items():
+            seen[pid] = (ticks, sample.postgres_titles.get(pid, ""))
+    kinds: dict[int, str] = {}
+    for pid, (_, title) in sorted(seen.items(), key=lambda item: "parallel" in item[1][1]):
+        kinds[pid] = classify(title, database, kinds)
+    split = {THIS_DATABASE: 0, SERVER: 0, OTHER: 0}
+    for pid, (ticks, _) in seen.items():
+        split[kinds[pid]] += ticks - first.postgres_children.get(pid, 0)
+    split_ticks = {POSTMASTER: last.postmaster_own - first.postmaster_own, **split}
+    split_ticks[UNSEEN] = last.postgres - first.postgres - sum(split_ticks.values())
+    return {kind: seconds(ticks) for kind, ticks in split_ticks.items()}

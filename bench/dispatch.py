@@ -98,12 +98,14 @@ class Profile:
     statements_on: bool
     usage: cpu.Usage | None = None
     statements: list[pgstats.Statement] = field(default_factory=list)
-    bench_backends: set[int] = field(default_factory=set)
+    postgres_split: dict[str, float] = field(default_factory=dict)
+    _database: str = ""
     _postmaster: int | None = None
     _before: cpu.Snapshot | None = None
 
     async def start(self, connection: asyncpg.Connection) -> None:
         self._postmaster = await postmaster_pid(connection)
+        self._database = str(await connection.fetchval("SELECT current_database()"))
         if self.statements_on:
             await pgstats.reset(connection)
         self._before = cpu.snapshot(self.pids, self._postmaster)
@@ -112,19 +114,26 @@ class Profile:
         after = cpu.snapshot(self.pids, self._postmaster)
         assert self._before is not None
         self.usage = cpu.usage(self._before, after)
+        self.postgres_split = cpu.attribute([self._before, after], self._database)
         if self.statements_on:
             self.statements = await pgstats.read(connection)
-        self.bench_backends = {
-            int(pid)
-            for pid in await connection.fetchval(
-                "SELECT array_agg(pid) FROM pg_stat_activity WHERE datname = current_database()"
-            )
-            or []
-        }
 
     @property
     def postgres_exec_ms(self) -> float:
         return sum(s.total_ms for s in self.statements)
+
+    @property
+    def postgres(self) -> float | None:
+        """PostgreSQL's tree, less the live processes that served other databases (the
+        machine is shared: another suite's backends are not this pipeline's cost)."""
+        if self.usage is None or self.usage.postgres is None:
+            return None
+        return self.usage.postgres - self.postgres_split.get(cpu.OTHER, 0.0)
+
+    @property
+    def total(self) -> float:
+        assert self.usage is not None
+        return sum(self.usage.named.values()) + (self.postgres or 0.0)
 
 
 @dataclass
@@ -159,8 +168,10 @@ async def dispatch_once(
                 profile = Profile({**pids, "rabbitmq": broker_pids()}, statements_on)
             async with client() as http:
                 await wait_ready(http)
-                await dispatch_seconds(http, database_url, 1000)  # warm-up; workers connected
-                seconds = await dispatch_seconds(http, database_url, messages, probe=profile)
+                await dispatch_seconds(http, database_url, 1000, watch=procs)  # warm-up
+                seconds = await dispatch_seconds(
+                    http, database_url, messages, probe=profile, watch=procs
+                )
     await delete_queues(queue)
     return Run(messages / seconds, messages, profile)
 
@@ -231,11 +242,11 @@ async def bench_dispatch(
 def _cost_rows(table: Table, profiles: list[Profile], messages: int) -> None:
     """CPU per message (all processes; the worker alone) and PostgreSQL's execution time
     per message: medians over the rounds; the statement profile of the last round."""
-    usages = [p.usage for p in profiles if p.usage is not None]
-    if not usages:
+    profiles = [p for p in profiles if p.usage is not None]
+    if not profiles:
         return
-    measured = all(u.postgres is not None for u in usages)
-    totals = [_per_message_us(u.total, messages) for u in usages]
+    measured = all(p.postgres is not None for p in profiles)
+    totals = [_per_message_us(p.total, messages) for p in profiles]
     total = statistics.median(totals)
     total_what = "all processes (api, worker, PostgreSQL, RabbitMQ)"
     if not measured:
@@ -248,32 +259,32 @@ def _cost_rows(table: Table, profiles: list[Profile], messages: int) -> None:
             measured and total <= CPU_TARGET_US,
         )
     )
+    names = list(profiles[0].pids)
     shares = {
-        name: statistics.median(_per_message_us(u.named[name], messages) for u in usages)
-        for name in usages[0].named
+        name: statistics.median(
+            _per_message_us(p.usage.named[name] if p.usage else 0.0, messages) for p in profiles
+        )
+        for name in names
     }
     if measured:
         shares["postgres"] = statistics.median(
-            _per_message_us(u.postgres or 0.0, messages) for u in usages
+            _per_message_us(p.postgres or 0.0, messages) for p in profiles
         )
     info(
         "CPU per message by process (median of rounds): "
         + ", ".join(f"{name} {us:.0f} µs" for name, us in shares.items())
         + f"; totals {_fmt(totals)} µs"
     )
-    last = profiles[-1]
-    if last.usage is not None and last.usage.postgres is not None:
-        ours = sum(s for pid, s in last.usage.backends.items() if pid in last.bench_backends)
-        others = sum(s for pid, s in last.usage.backends.items() if pid not in last.bench_backends)
-        rest = last.usage.postgres - ours - others
+    if profiles[-1].postgres_split:
         info(
-            f"PostgreSQL CPU in the last round: {ours * 1000:.0f} ms in the bench database's "
-            f"live backends, {others * 1000:.0f} ms in other live processes (other databases' "
-            f"backends, background workers), {rest * 1000:.0f} ms in the postmaster and "
-            "backends that exited"
+            "PostgreSQL CPU in the last round, by what it served: "
+            + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in profiles[-1].postgres_split.items())
+            + f" (the figure leaves out {cpu.OTHER})"
         )
     _postgres_row(table, profiles, messages)
-    worker = statistics.median(_per_message_us(u.named["worker"], messages) for u in usages)
+    worker = statistics.median(
+        _per_message_us(p.usage.named["worker"] if p.usage else 0.0, messages) for p in profiles
+    )
     table.add(
         Row(
             "of which the worker process",

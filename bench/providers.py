@@ -128,13 +128,13 @@ async def bench_rate_limit(
     async with databases.fresh(customers=customers) as database_url:
         workers = [worker_command(database_url, queue, **limited) for _ in range(2)]
         commands = [_fake_provider(), api_command(database_url, queue, **limited), *workers]
-        with processes(commands):
+        with processes(commands) as procs:
             await _fake_ready()
             async with client() as http:
                 await wait_ready(http)
-                await dispatch_seconds(http, database_url, 200)  # warm-up
+                await dispatch_seconds(http, database_url, 200, watch=procs)  # warm-up
                 await _received()
-                await dispatch_seconds(http, database_url, messages)
+                await dispatch_seconds(http, database_url, messages, watch=procs)
             sends = await _received()
     await delete_queues(queue)
     times = [moment for moment, _ in sends]

@@ -134,8 +134,8 @@ async def _loaded(
     runs: int,
     load: int,
 ) -> float:
-    with processes([worker_command(database_url, queue)]):
-        await dispatch_seconds(http, database_url, 1000)  # warm-up; the worker connected
+    with processes([worker_command(database_url, queue)]) as procs:
+        await dispatch_seconds(http, database_url, 1000, watch=procs)  # warm-up
         samples: list[float] = []
         load_id = 0
         loads = discarded = 0

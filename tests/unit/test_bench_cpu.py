@@ -57,7 +57,6 @@ def test_a_backend_that_exits_between_snapshots_is_counted_once():
     ticks = cpu.TICKS_PER_SECOND
     assert used.postgres == pytest.approx((2 + 60 - 40 + 5) / ticks)
     assert used.named == {"worker": pytest.approx(100 / ticks)}
-    assert used.backends == {12: pytest.approx(5 / ticks)}
     assert used.total == pytest.approx((100 + 27) / ticks)
 
 
@@ -79,3 +78,66 @@ def test_a_snapshot_of_this_process_sums_its_pids_and_finds_a_tree():
     assert taken.named["gone"] == 0
     assert taken.postgres_root is not None
     assert mine in taken.postgres_children  # this process is a child of its parent
+
+
+DB = "campaign_dispatch_bench_ab12cd_ef34gh"
+
+
+@pytest.mark.parametrize(
+    ("title", "kind"),
+    [
+        (f"postgres: 15/main: postgres {DB} 127.0.0.1(40000) idle", cpu.THIS_DATABASE),
+        (f"postgres: postgres {DB} 127.0.0.1(40000) UPDATE", cpu.THIS_DATABASE),
+        (f"postgres: 15/main: autovacuum worker {DB}", cpu.THIS_DATABASE),
+        (f"postgres: 15/main: postgres {DB}_template_100 [local] idle", cpu.OTHER),
+        ("postgres: 15/main: postgres campaign_dispatch_test_1 127.0.0.1(1) idle", cpu.OTHER),
+        ("postgres: 15/main: autovacuum worker test", cpu.OTHER),
+        ("postgres: 15/main: checkpointer", cpu.SERVER),
+        ("postgres: walwriter", cpu.SERVER),
+        ("postgres: 15/main: logical replication launcher", cpu.SERVER),
+        ("", cpu.OTHER),
+    ],
+)
+def test_what_a_postgres_process_serves_from_its_title(title, kind):
+    assert cpu.classify(title, DB) == kind
+
+
+def test_a_parallel_worker_serves_what_its_leader_serves():
+    title = "postgres: 15/main: parallel worker for PID 11"
+    assert cpu.classify(title, DB, {11: cpu.THIS_DATABASE}) == cpu.THIS_DATABASE
+    assert cpu.classify(title, DB, {11: cpu.OTHER}) == cpu.OTHER
+    assert cpu.classify(title, DB) == cpu.OTHER
+
+
+def snap(root_own, reaped, children, titles):
+    return cpu.Snapshot({}, root_own + reaped, children, root_own, titles)
+
+
+def test_attribution_splits_the_tree_by_what_each_child_served_and_sums_to_it():
+    ours = f"postgres: postgres {DB} 127.0.0.1(1) idle"
+    theirs = "postgres: postgres other 127.0.0.1(2) idle"
+    server = "postgres: 15/main: checkpointer"
+    samples = [
+        snap(10, 0, {1: 100, 2: 50, 3: 7}, {1: ours, 2: theirs, 3: server}),
+        # 4 (ours) is born; 2 (theirs) has used 10 more.
+        snap(11, 0, {1: 120, 2: 60, 3: 8, 4: 5}, {1: ours, 2: theirs, 3: server, 4: ours}),
+        # 2 exits (reaped 60), 4 exits having used 2 more after the last snapshot that saw
+        # it (reaped 7), 5 came and went between snapshots with 9 (reaped 9).
+        snap(13, 76, {1: 130, 3: 9}, {1: ours, 3: server}),
+    ]
+    split = cpu.attribute(samples, DB)
+    ticks = {kind: round(s * cpu.TICKS_PER_SECOND) for kind, s in split.items()}
+    assert ticks == {
+        cpu.POSTMASTER: 3,
+        cpu.THIS_DATABASE: 30 + 5,  # 1: 100 -> 130; 4: 0 -> 5 (its last 2 unseen)
+        cpu.SERVER: 2,
+        cpu.OTHER: 10,  # 2: 50 -> 60
+        cpu.UNSEEN: 2 + 9,
+    }
+    whole = cpu.usage(samples[0], samples[-1]).postgres
+    assert whole is not None
+    assert sum(split.values()) == pytest.approx(whole)
+
+
+def test_no_attribution_without_the_postmaster():
+    assert cpu.attribute([cpu.Snapshot({}), cpu.Snapshot({})], DB) == {}
