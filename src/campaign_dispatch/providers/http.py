@@ -7,8 +7,8 @@ using the one code → ProviderOutcome table in its module). Everything else is 
 
 - the connection pools of one sender instance, so per provider per process (the
   registry builds a provider chosen for both channels once): WORKER_CONCURRENCY
-  connections in all, at most PROVIDER_MAX_CONNECTIONS, in small pools (`POOL_SIZE`) that are never asked for more than
-  they hold;
+  connections in all, at most PROVIDER_MAX_CONNECTIONS, in small pools (`POOL_SIZE`)
+  that are never asked for more than they hold;
 - the timeout: `min(PROVIDER_TIMEOUT_SECONDS, LEASE_SECONDS / 4)`, so an attempt always
   ends well inside the worker's lease;
 - transport errors and timeouts → RETRYABLE; HTTP 429 → THROTTLED with `Retry-After`
