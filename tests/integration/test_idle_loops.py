@@ -139,3 +139,31 @@ async def test_a_lease_that_runs_out_after_an_idle_spell_is_recovered(
     finally:
         if host is not runtime:
             await host.close()
+
+
+async def test_a_campaign_scheduled_while_the_scheduler_idles_wakes_it(
+    client, runtime, make_customer
+):
+    """The scheduler went to sleep with nothing scheduled (for up to a minute here);
+    scheduling a campaign through the API wakes it to read the new due time."""
+    customer = await make_customer()
+    runtime.settings = runtime.settings.model_copy(update={"scheduler_idle_seconds": 60.0})
+    await runtime.start({Role.SCHEDULER, Role.RELAY, Role.WORKER})
+    await asyncio.sleep(1)  # its first look found nothing: asleep for the idle timer
+    due = utcnow() + timedelta(seconds=1)
+    response = await client.post(
+        "/campaigns",
+        json={
+            "name": "late",
+            "channel": "sms",
+            "base_template": "Hi {first_name}",
+            "scheduled_at": due.isoformat() + "Z",
+            "customer_ids": [customer["id"]],
+        },
+    )
+    assert response.status_code == 201, response.text
+
+    async def sent():
+        return await status_of(runtime, response.json()["id"]) == "sent"
+
+    await eventually(sent, timeout=15)

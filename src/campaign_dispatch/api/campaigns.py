@@ -2,7 +2,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from campaign_dispatch.api.deps import CampaignId, MessageId, PageDep, ResourcesDep, SessionDep
+from campaign_dispatch.api.deps import (
+    CampaignId,
+    MessageId,
+    PageDep,
+    ResourcesDep,
+    SessionDep,
+    after_commit,
+)
 from campaign_dispatch.api.errors import BODY_ERRORS, error_responses
 from campaign_dispatch.schemas.campaign import (
     CampaignCreate,
@@ -29,9 +36,11 @@ _NOT_FOUND = error_responses(404)
     responses=error_responses(*BODY_ERRORS),
 )
 async def create_campaign(
-    body: CampaignCreate, session: SessionDep, response: Response
+    body: CampaignCreate, session: SessionDep, resources: ResourcesDep, response: Response
 ) -> CampaignDetail:
     detail = await campaigns.create(session, body)
+    if detail.status == CampaignStatus.SCHEDULED:  # this process's scheduler, at commit
+        after_commit(session, resources.outbox_signal.wake)
     response.headers["Location"] = f"/campaigns/{detail.id}"
     return detail
 
@@ -57,10 +66,13 @@ async def get_campaign(campaign_id: CampaignId, session: SessionDep) -> Campaign
     responses=error_responses(404, 409, *BODY_ERRORS),
 )
 async def update_campaign(
-    campaign_id: CampaignId, body: CampaignUpdate, session: SessionDep
+    campaign_id: CampaignId, body: CampaignUpdate, session: SessionDep, resources: ResourcesDep
 ) -> CampaignDetail:
     """Change a draft or scheduled campaign: only the fields given (409 once sent)."""
-    return await campaigns.update(session, campaign_id, body)
+    detail = await campaigns.update(session, campaign_id, body)
+    if detail.status == CampaignStatus.SCHEDULED:  # this process's scheduler, at commit
+        after_commit(session, resources.outbox_signal.wake)
+    return detail
 
 
 @router.delete(

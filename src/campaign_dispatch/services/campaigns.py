@@ -16,6 +16,7 @@ from campaign_dispatch.errors import (
 from campaign_dispatch.models import Campaign
 from campaign_dispatch.repositories import campaigns as repo
 from campaign_dispatch.repositories import messages as messages_repo
+from campaign_dispatch.repositories import wakeups
 from campaign_dispatch.repositories.claims import CampaignTemplate
 from campaign_dispatch.repositories.pagination import PageRequest
 from campaign_dispatch.schemas.campaign import (
@@ -85,6 +86,8 @@ async def create(session: AsyncSession, data: CampaignCreate) -> CampaignDetail:
     )
     if audience:
         await repo.set_audience(session, campaign.id, audience)
+    if campaign.status == CampaignStatus.SCHEDULED:
+        await wakeups.notify_schedule(session)  # schedulers elsewhere read the new due time
     return await detail(session, campaign.id)
 
 
@@ -157,6 +160,8 @@ async def update(session: AsyncSession, campaign_id: int, data: CampaignUpdate) 
         campaign.segment = data.segment.filters() if data.segment is not None else None
         if data.segment is not None:
             await repo.clear_audience(session, campaign_id)
+    if campaign.status == CampaignStatus.SCHEDULED:
+        await wakeups.notify_schedule(session)  # schedulers elsewhere read the new due time
     await session.flush()
     return await detail(session, campaign_id)
 
