@@ -56,18 +56,23 @@ async def test_d_workers_killed_in_turn_leases_expire_and_everything_reconciles(
 
     # 1. worker-1 dies with claims in hand (killed while it is calling the provider);
     # once they have expired, it comes back.
+    # A worker sends in bursts (claim, 50 ms of provider calls, record): a kill can land
+    # between two batches, with nothing in hand; then it is restarted and killed again.
     await wait_for_final(url, campaign, at_least=MESSAGES * 15 // 100)
-    await cluster.until_sending(worker1)
-    held = await _claimed(url)
-    worker1.kill()
-    deadline = time.monotonic() + 20
-    while (left_by_first_kill := await _expiries(url)) == 0:
-        assert time.monotonic() < deadline, (
-            f"no claim of the killed worker-1 expired ({held} held before the kill, "
-            f"{await _claimed(url)} now)"
-        )
-        await asyncio.sleep(0.2)
-    await worker1.restart()
+    tries: list[str] = []
+    left_by_first_kill = 0
+    while not left_by_first_kill:
+        assert len(tries) < 3, f"no claim of the killed worker-1 expired: {tries}"
+        await cluster.until_sending(worker1)
+        held = await _claimed(url)
+        worker1.kill()
+        deadline = time.monotonic() + 20
+        while (left_by_first_kill := await _expiries(url)) == 0:
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        tries.append(f"{held} held before the kill, {await _claimed(url)} after")
+        await worker1.restart()
 
     # 2. worker-2 dies, worker-1 with it: only the scheduler can recover their claims.
     await wait_for_final(url, campaign, at_least=MESSAGES * 45 // 100)
