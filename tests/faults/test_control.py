@@ -50,8 +50,10 @@ async def lease_expiries(database_url: str, campaign_id: int) -> int:
 async def test_g_pause_and_cancel_race_a_killed_worker_and_its_lease_recovery(
     cluster: Cluster,
 ) -> None:
+    # Provider calls of 150 ms: a worker holds claims for most of each batch, so a kill
+    # seldom lands in the moment between two batches (at 50 ms it did, under load).
     cluster.settings.update(
-        MOCK_SENDER_LATENCY_MS="50", WORKER_CONCURRENCY="16", WORKER_BATCH_SIZE="8"
+        MOCK_SENDER_LATENCY_MS="150", WORKER_CONCURRENCY="16", WORKER_BATCH_SIZE="8"
     )
     api = cluster.add("api")
     worker1, worker2 = (cluster.add("worker", f"worker-{n}") for n in (1, 2))
