@@ -70,14 +70,22 @@ async def read(connection: asyncpg.Connection) -> list[Statement]:
 
 def profile_lines(statements: list[Statement], messages: int, top: int = 12) -> list[str]:
     """The top statements as the bench prints them: calls, total ms, µs per message,
-    rows per call, the query's first 90 characters on one line."""
+    rows per call, the query's first 90 characters on one line. Statements that read
+    the same in those 90 characters are one line (an IN list of another length is
+    another statement to pg_stat_statements), with how many they were."""
+    groups: dict[str, list[Statement]] = {}
+    for s in statements:
+        groups.setdefault(" ".join(s.query.split())[:90], []).append(s)
+    ranked = sorted(groups.items(), key=lambda item: -sum(s.total_ms for s in item[1]))
     lines = []
-    for s in statements[:top]:
-        query = " ".join(s.query.split())[:90]
-        per_message = s.total_ms * 1000 / messages
-        rows_per_call = s.rows / s.calls if s.calls else 0.0
+    for query, group in ranked[:top]:
+        calls = sum(s.calls for s in group)
+        total_ms = sum(s.total_ms for s in group)
+        per_message = total_ms * 1000 / messages
+        rows_per_call = sum(s.rows for s in group) / calls if calls else 0.0
+        several = f" ({len(group)} statements)" if len(group) > 1 else ""
         lines.append(
-            f"{s.calls:>8} calls {s.total_ms:>9.1f} ms {per_message:>7.1f} µs/msg "
-            f"{rows_per_call:>8.1f} rows/call  {query}"
+            f"{calls:>8} calls {total_ms:>9.1f} ms {per_message:>7.1f} µs/msg "
+            f"{rows_per_call:>8.1f} rows/call  {query}{several}"
         )
     return lines
