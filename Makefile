@@ -45,9 +45,10 @@ test-web: $(WEB_STAMP)
 	cd web && npm test
 
 lint: .venv/.synced $(WEB_STAMP) ## ruff, mypy (strict), eslint, tsc, compose file check
-	$(RUN) ruff check src tests migrations
-	$(RUN) ruff format --check src tests migrations
+	$(RUN) ruff check src tests migrations bench
+	$(RUN) ruff format --check src tests migrations bench
 	$(RUN) mypy
+	$(RUN) mypy --strict bench
 	$(RUN) lint-imports
 	cd web && npm run lint && npm run typecheck
 	@if docker compose version > /dev/null 2>&1; then docker compose -f docker-compose.yml config -q; \
