@@ -135,22 +135,27 @@ class Relay:
                 loops.create_task(self._loop(stop), name=f"relay-loop-{i}")
 
     async def _loop(self, stop: asyncio.Event) -> None:
-        delay = self.interval
+        # After a failure the next look backs off from 1 s to 10 s, doubling; a success
+        # resets it. It is kept apart from the idle delay: a failure right after a long
+        # idle sleep must not wait as long as that sleep.
+        backoff = 0.0
         while not stop.is_set():
             self._wake.clear()  # cleared before looking, so a wake during the look is kept
             try:
                 published = await self.publish_due()
-                delay = self.interval
+                backoff, delay = 0.0, self.interval
                 if published < self.batch_size:
                     delay = await self._idle_delay()
             except QueueUnavailable as exc:
+                published, backoff = 0, min(max(backoff, 0.5) * 2, 10.0)
+                delay = backoff
                 log.warning(
                     "broker unavailable; outbox kept for later", error=str(exc), retry_in_s=delay
                 )
-                published, delay = 0, min(max(delay, 0.5) * 2, 10)
             except Exception:
+                published, backoff = 0, min(max(backoff, 0.5) * 2, 10.0)
+                delay = backoff
                 log.exception("outbox relay failed; retrying", retry_in_s=delay)
-                published, delay = 0, min(max(delay, 0.5) * 2, 10)
             if published >= self.batch_size:
                 continue
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]

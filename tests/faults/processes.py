@@ -284,24 +284,33 @@ class Cluster:
             **overrides,
         }
 
-    def sends_by(self, process: ServiceProcess) -> int:
-        """Provider calls the process's current lifetime has made (its send log's lines)."""
+    def _send_log(self, process: ServiceProcess) -> bytes:
         path = self.send_log_dir / f"sends-{process.pid}.log"
-        return path.read_bytes().count(b"\n") if path.exists() else 0
+        return path.read_bytes() if path.exists() else b""
+
+    def sends_by(self, process: ServiceProcess) -> int:
+        """Provider calls the process's current lifetime has finished (its send log's
+        outcome lines; a call's start is a line of its own)."""
+        log = self._send_log(process)
+        return log.count(b"\n") - log.count(b" S\n")
+
+    def in_flight(self, process: ServiceProcess) -> int:
+        """Provider calls the process has started and not finished."""
+        log = self._send_log(process)
+        started = log.count(b" S\n")
+        return 2 * started - log.count(b"\n")
 
     async def until_sending(self, process: ServiceProcess, timeout: float = 20) -> None:
-        """Wait until the process is calling the provider now (its send log grew within
-        the last 0.1 s): a worker killed then holds claims of its own."""
+        """Wait until the process is calling the provider now (a call started and not
+        finished): a worker killed then holds claims of its own, for a claim is made
+        before its calls and recorded only after all of them."""
         deadline = time.monotonic() + timeout
-        before = self.sends_by(process)
         while True:
-            await asyncio.sleep(0.1)
-            now = self.sends_by(process)
-            if now > before:
+            if self.in_flight(process) > 0:
                 return
+            await asyncio.sleep(0.01)
             if time.monotonic() > deadline:
                 raise AssertionError(f"{process.name} made no provider call for {timeout}s")
-            before = now
 
     def add(self, role: str, name: str | None = None, **overrides: str) -> ServiceProcess:
         name = name or role

@@ -56,6 +56,8 @@ def read_send_log(directory: Path) -> dict[int, Calls]:
     for path in sorted(directory.glob("sends-*.log")):
         for line in path.read_text().splitlines():
             message_id, outcome = line.split()
+            if outcome == "S":  # a call started; its outcome is its own line
+                continue
             entry = calls[int(message_id)]
             if outcome == "D":
                 entry.delivered += 1

@@ -14,6 +14,7 @@ from campaign_dispatch.background import Role
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import RelayBatch
 from campaign_dispatch.queue import QueueUnavailable
+from campaign_dispatch.relay import Relay
 from campaign_dispatch.scheduler.recovery import Recovery
 from tests.pipeline_helpers import eventually, messages, send_to_new_customers
 
@@ -70,21 +71,34 @@ async def test_a_refused_publish_gives_its_batch_back_at_once(
         await real_publish(jobs)
 
     queue.publish = refuse_twice  # type: ignore[method-assign]
-    await runtime.start({Role.RELAY})
-    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 5)
-    runtime.wake_relay()
+    # One publishing loop (a second one polling beside it could hide how long the first
+    # waits), asleep for its idle time when the send wakes it.
+    resources = runtime.resources
+    relay = Relay(
+        resources.database,
+        resources.repositories.outbox,
+        queue,
+        concurrency=1,
+        idle_seconds=30,
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await asyncio.sleep(0.3)  # its first look found nothing: it sleeps 30 s
+        campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 5)
+        relay.wake()
 
-    async def refused_once():
-        return refusals >= 1
+        async def published():
+            return len(queue) == 5
 
-    await eventually(refused_once, timeout=10)
-
-    async def published():
-        return len(queue) == 5
-
-    # Given back, so the relay's next look publishes them, long before the lost-job
-    # recovery would (REQUEUE_AFTER_SECONDS).
-    await eventually(published, timeout=15)
+        # Given back, so the relay's next look publishes them, long before the lost-job
+        # recovery would (REQUEUE_AFTER_SECONDS): it backs off 1 s, then 2 s, however long
+        # it slept before the refusal (not RELAY_IDLE_SECONDS, nor the 10 s cap).
+        await eventually(published, timeout=8)
+    finally:
+        stop.set()
+        relay.wake()
+        await running
     rows = await messages(runtime, campaign_id)
     assert all(m.enqueued_at is not None for m in rows)
     assert refusals == 2

@@ -4,6 +4,9 @@ directory): when FAULTS_SEND_LOG_DIR is set, every call to the mock provider
 `$FAULTS_SEND_LOG_DIR/sends-<pid>.log`, so the tests can count from outside the process
 what the provider was asked and what it took. Nothing under src/ changes.
 
+A call also writes `<message id> S` when it starts, so that a test can tell a process
+with provider calls in flight (and so claims in hand) from one between two batches.
+
 Outcomes, read from the mock's own counters: `D` delivered, `P` a repeat the mock had
 already delivered (accepted without a second delivery), `F` a failed attempt
 (a retryable answer), `X` the call raised anything else or was cancelled. Each line is one
@@ -32,6 +35,7 @@ def _install(directory: str) -> None:
 
     async def send(self: MockSender, request: Any) -> Any:
         delivered = self.delivered
+        record(request.message_id, "S")
         try:
             answer = await original(self, request)
         except BaseException:
