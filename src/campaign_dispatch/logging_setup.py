@@ -86,5 +86,3 @@ def configure_logging(
         logging.getLogger(name).propagate = True
     # Our RequestContext middleware logs each request (with its request id) instead.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    # httpx logs every provider request at INFO: thousands a second while a campaign sends.
-    logging.getLogger("httpx").setLevel(logging.WARNING)

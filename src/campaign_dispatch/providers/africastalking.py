@@ -17,7 +17,7 @@ Followed:
 Why not the official SDK: `africastalking` (PyPI) sends with blocking `requests`, which
 would stall the worker's event loop for the whole round trip (or cost a thread per
 send); the API is one form POST, so this is a thin client on the shared pooled
-`httpx.AsyncClient` (providers/http.py).
+aiohttp session (providers/http.py).
 
 Africa's Talking does not sign its callbacks. The callback URLs registered in its
 dashboard carry a secret instead, `?token=AT_CALLBACK_TOKEN`, which the handler checks
@@ -29,8 +29,6 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from campaign_dispatch.config import Settings
 from campaign_dispatch.providers.base import SendRequest, SendResult
 from campaign_dispatch.providers.events import (
@@ -41,8 +39,11 @@ from campaign_dispatch.providers.events import (
 )
 from campaign_dispatch.providers.http import (
     HttpSender,
+    OutboundRequest,
     ProviderError,
+    ProviderResponse,
     form_fields,
+    form_request,
     json_body,
     shorten,
     url_path,
@@ -95,13 +96,13 @@ class AfricasTalkingSender(HttpSender):
         self.url = settings.at_base_url.rstrip("/") + SEND_PATH
         self.headers = {"apiKey": settings.at_api_key or "", "Accept": "application/json"}
 
-    def build_request(self, request: SendRequest) -> httpx.Request:
+    def build_request(self, request: SendRequest) -> OutboundRequest:
         form = {"username": self.username, "to": request.to, "message": request.text}
         if self.sender_id:
             form["from"] = self.sender_id
-        return self.client.build_request("POST", self.url, data=form, headers=self.headers)
+        return form_request(self.url, form, self.headers)
 
-    def read_accepted(self, response: httpx.Response) -> SendResult:
+    def read_accepted(self, response: ProviderResponse) -> SendResult:
         data = response.json()["SMSMessageData"]
         recipients = data.get("Recipients") or []
         if not recipients:
@@ -117,7 +118,7 @@ class AfricasTalkingSender(HttpSender):
             )
         return _recipient_result(recipients[0])
 
-    def read_error(self, response: httpx.Response) -> ProviderError:
+    def read_error(self, response: ProviderResponse) -> ProviderError:
         body = json_body(response)
         if isinstance(body, dict) and isinstance(body.get("SMSMessageData"), dict):
             recipients = body["SMSMessageData"].get("Recipients") or []

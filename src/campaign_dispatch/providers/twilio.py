@@ -26,13 +26,20 @@ is one form POST on the shared pooled async client.
 import base64
 import urllib.parse
 
-import httpx
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from campaign_dispatch.config import Settings
 from campaign_dispatch.providers.base import SendRequest, SendResult
 from campaign_dispatch.providers.events import Inbound, Receipt, WebhookRejected, WebhookRequest
-from campaign_dispatch.providers.http import HttpSender, ProviderError, json_body, url_path
+from campaign_dispatch.providers.http import (
+    HttpSender,
+    OutboundRequest,
+    ProviderError,
+    ProviderResponse,
+    form_request,
+    json_body,
+    url_path,
+)
 from campaign_dispatch.statuses import Channel, DeliveryStatus, MessageStatus, ProviderOutcome
 
 NAME = "twilio"
@@ -108,7 +115,7 @@ class TwilioSender(HttpSender):
         self.messaging_service_sid = settings.twilio_messaging_service_sid
         self.status_callback = settings.public_base_url.rstrip("/") + STATUS_PATH
 
-    def build_request(self, request: SendRequest) -> httpx.Request:
+    def build_request(self, request: SendRequest) -> OutboundRequest:
         whatsapp = request.channel is Channel.WHATSAPP
         form = {"To": _address(request.to, whatsapp), "Body": request.text}
         if self.sender:
@@ -116,13 +123,13 @@ class TwilioSender(HttpSender):
         elif self.messaging_service_sid:
             form["MessagingServiceSid"] = self.messaging_service_sid
         form["StatusCallback"] = self.status_callback
-        return self.client.build_request("POST", self.url, data=form, headers=self.headers)
+        return form_request(self.url, form, self.headers)
 
-    def read_accepted(self, response: httpx.Response) -> SendResult:
+    def read_accepted(self, response: ProviderResponse) -> SendResult:
         body = response.json()
         return SendResult.accepted(str(body["sid"]), str(body.get("status") or "") or None)
 
-    def read_error(self, response: httpx.Response) -> ProviderError:
+    def read_error(self, response: ProviderResponse) -> ProviderError:
         body = json_body(response)
         if not isinstance(body, dict) or body.get("code") is None:
             return ProviderError(None, response.text.strip() or None)

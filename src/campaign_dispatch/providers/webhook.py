@@ -20,14 +20,14 @@ them). Inbound messages (an extension for two-way gateways): `POST
 import json
 from typing import Any
 
-import httpx
-
 from campaign_dispatch.config import Settings
 from campaign_dispatch.providers.base import SendRequest, SendResult
 from campaign_dispatch.providers.events import Inbound, Receipt, WebhookRejected, WebhookRequest
 from campaign_dispatch.providers.http import (
     HttpSender,
+    OutboundRequest,
     ProviderError,
+    ProviderResponse,
     json_body,
     sign_body,
     signature_matches,
@@ -64,7 +64,7 @@ class WebhookGatewaySender(HttpSender):
         self.secret = settings.webhook_provider_secret or ""
         self.callback_url = settings.public_base_url.rstrip("/") + DELIVERY_PATH
 
-    def build_request(self, request: SendRequest) -> httpx.Request:
+    def build_request(self, request: SendRequest) -> OutboundRequest:
         body = json.dumps(
             {
                 "message_id": request.message_id,
@@ -82,13 +82,13 @@ class WebhookGatewaySender(HttpSender):
             "Idempotency-Key": str(request.message_id),
             "X-Signature": sign_body(self.secret, body),
         }
-        return self.client.build_request("POST", self.url, content=body, headers=headers)
+        return OutboundRequest("POST", self.url, headers, body)
 
-    def read_accepted(self, response: httpx.Response) -> SendResult:
+    def read_accepted(self, response: ProviderResponse) -> SendResult:
         body = response.json()
         return SendResult.accepted(str(body["provider_message_id"]), str(response.status_code))
 
-    def read_error(self, response: httpx.Response) -> ProviderError:
+    def read_error(self, response: ProviderResponse) -> ProviderError:
         status = response.status_code
         body = json_body(response)
         error = body.get("error") if isinstance(body, dict) else None

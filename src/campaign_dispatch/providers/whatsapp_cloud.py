@@ -26,15 +26,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from campaign_dispatch.config import Settings
 from campaign_dispatch.providers.base import SendRequest, SendResult
 from campaign_dispatch.providers.events import Inbound, Receipt, WebhookRejected, WebhookRequest
 from campaign_dispatch.providers.http import (
     HttpSender,
+    OutboundRequest,
     ProviderError,
+    ProviderResponse,
     json_body,
+    json_request,
     signature_matches,
 )
 from campaign_dispatch.statuses import Channel, DeliveryStatus, MessageStatus, ProviderOutcome
@@ -117,7 +118,7 @@ class WhatsAppCloudSender(HttpSender):
             "Accept": "application/json",
         }
 
-    def build_request(self, request: SendRequest) -> httpx.Request:
+    def build_request(self, request: SendRequest) -> OutboundRequest:
         payload: dict[str, Any] = {
             "messaging_product": MESSAGING_PRODUCT,
             "recipient_type": "individual",
@@ -132,13 +133,13 @@ class WhatsAppCloudSender(HttpSender):
             payload |= {"type": "template", "template": body}
         else:
             payload |= {"type": "text", "text": {"body": request.text}}
-        return self.client.build_request("POST", self.url, json=payload, headers=self.headers)
+        return json_request(self.url, payload, self.headers)
 
-    def read_accepted(self, response: httpx.Response) -> SendResult:
+    def read_accepted(self, response: ProviderResponse) -> SendResult:
         message = response.json()["messages"][0]
         return SendResult.accepted(str(message["id"]), message.get("message_status"))
 
-    def read_error(self, response: httpx.Response) -> ProviderError:
+    def read_error(self, response: ProviderResponse) -> ProviderError:
         body = json_body(response)
         error = body.get("error") if isinstance(body, dict) else None
         if not isinstance(error, dict) or error.get("code") is None:
