@@ -13,6 +13,7 @@ from campaign_dispatch.providers.mock_receipts import MockReceipts
 from campaign_dispatch.providers.registry import build_senders, build_webhook_handlers
 from campaign_dispatch.queue import JobQueue, create_queue
 from campaign_dispatch.repositories.pipeline import PipelineRepositories
+from campaign_dispatch.services.receipts import WebhookIngest
 from campaign_dispatch.statuses import Channel
 from campaign_dispatch.templating import Personalizer, TemplatePersonalizer
 
@@ -46,6 +47,14 @@ class Resources:
     webhook_handlers: dict[str, WebhookHandler] = field(default_factory=dict)
     personalizer: Personalizer = field(default_factory=TemplatePersonalizer)
     outbox_signal: OutboxSignal = field(default_factory=OutboxSignal)
+    _webhook_ingest: WebhookIngest | None = field(default=None, repr=False)
+
+    @property
+    def webhook_ingest(self) -> WebhookIngest:
+        """The group commit of this process's webhook routes (services/receipts.py)."""
+        if self._webhook_ingest is None:
+            self._webhook_ingest = WebhookIngest(self.database, self.settings.default_region)
+        return self._webhook_ingest
 
     @classmethod
     def create(cls, settings: Settings, sender: Sender | None = None) -> "Resources":

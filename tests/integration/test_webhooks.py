@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
+from campaign_dispatch.app import create_app
 from campaign_dispatch.background import Role
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import EarlyReceipt, InboundMessage
@@ -191,3 +192,88 @@ async def test_the_mocks_receipts_fill_the_funnel_through_the_same_ingest(
     rows = await messages(runtime, campaign_id)
     assert sum(m.delivery_status == "delivered" for m in rows) == body["delivered"]
     assert {m.provider for m in rows} == {"mock"}
+
+
+async def test_concurrent_receipts_are_committed_together_and_each_answered_after(
+    client, runtime, make_customer, make_campaign, monkeypatch
+):
+    await start(runtime, GatedAT())
+    campaign_id, rows = await sent_campaign(client, runtime, make_customer, make_campaign, 30)
+    ingest = runtime.resources.webhook_ingest
+    batches: list[int] = []
+    apply = ingest._apply
+
+    async def counted(batch):
+        batches.append(len(batch))
+        await asyncio.sleep(0.05)  # a slow commit: the others queue behind it
+        await apply(batch)
+
+    monkeypatch.setattr(ingest, "_apply", counted)
+    answers = await asyncio.gather(*(receipt(client, f"ATX-{m.id}", "Success") for m in rows))
+    assert [a.status_code for a in answers] == [200] * 30
+    # Answered: committed. Fewer transactions than requests.
+    assert (await stats(client, campaign_id))["delivered"] == 30
+    assert sum(batches) == 30 and len(batches) < 30, batches
+
+
+async def test_a_request_that_fails_its_batch_fails_alone(
+    client, runtime, make_customer, make_campaign, monkeypatch
+):
+    await start(runtime, GatedAT())
+    campaign_id, rows = await sent_campaign(client, runtime, make_customer, make_campaign, 6)
+    poison = f"ATX-{rows[0].id}"
+    apply_receipts = receipts_repo.apply_receipts
+
+    async def failing(session, receipts, now, keep_early=True):
+        if any(r.provider_message_id == poison for r in receipts):
+            raise RuntimeError("this one cannot be stored")
+        return await apply_receipts(session, receipts, now, keep_early)
+
+    monkeypatch.setattr(receipts_repo, "apply_receipts", failing)
+    ingest = runtime.resources.webhook_ingest
+    batches: list[int] = []
+    apply = ingest._apply
+
+    async def slow(batch):
+        batches.append(len(batch))
+        await asyncio.sleep(0.05)
+        await apply(batch)
+
+    monkeypatch.setattr(ingest, "_apply", slow)
+    answers = await asyncio.gather(*(receipt(client, f"ATX-{m.id}", "Success") for m in rows))
+    codes = {m.id: a.status_code for m, a in zip(rows, answers, strict=True)}
+    assert codes[rows[0].id] == 500  # the provider retries it
+    assert [codes[m.id] for m in rows[1:]] == [200] * 5
+    assert max(batches) > 1  # it did share a batch with others
+    assert (await stats(client, campaign_id))["delivered"] == 5
+
+
+async def test_a_client_gone_before_its_body_arrived_is_not_a_server_error(settings, runtime):
+    await start(runtime, GatedAT())
+    app = create_app(runtime.settings, runtime.resources)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/webhooks/africastalking/delivery",
+        "raw_path": b"/webhooks/africastalking/delivery",
+        "query_string": b"token=s3cret",
+        "headers": [(b"host", b"test"), (b"content-type", b"application/x-www-form-urlencoded")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("test", 80),
+    }
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start_message = next(m for m in sent if m["type"] == "http.response.start")
+    assert start_message["status"] == 400
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert b'"BAD_REQUEST"' in body

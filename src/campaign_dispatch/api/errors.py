@@ -12,11 +12,13 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from campaign_dispatch.api.paths import route_path
 from campaign_dispatch.errors import (
     ROUTING_ERRORS,
     AppError,
+    BadRequest,
     DatabaseUnreachable,
     MalformedJson,
     ServiceUnavailable,
@@ -222,6 +224,14 @@ async def _invalid_data(request: Request, exc: Exception) -> JSONResponse:
     return error_response(ValidationFailed("The database rejected a value in this request"))
 
 
+async def _client_gone(request: Request, exc: Exception) -> JSONResponse:
+    """The client closed the connection before it had sent its body: nothing was done,
+    and no one will read the answer. Not a server error (a provider that gave up on a
+    webhook retries it)."""
+    log.info("client disconnected before its request was read", path=request.url.path)
+    return error_response(BadRequest("The request's body did not arrive: the client went away"))
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path, method=request.method)
     return error_response(AppError("An unexpected error occurred"))
@@ -237,4 +247,5 @@ def install(app: FastAPI) -> None:
     for database_error in (DBAPIError, PoolTimeout, DatabaseUnreachable):
         app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(DataError, _invalid_data)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -13,11 +13,9 @@ from fastapi.responses import PlainTextResponse
 
 from campaign_dispatch import metrics
 from campaign_dispatch.api.deps import ResourcesDep
-from campaign_dispatch.clock import utcnow
 from campaign_dispatch.errors import NotFound, Unauthorized
 from campaign_dispatch.providers import whatsapp_cloud
 from campaign_dispatch.providers.events import WebhookRejected, WebhookRequest
-from campaign_dispatch.services import receipts
 
 router = APIRouter(prefix="/webhooks", include_in_schema=False)
 
@@ -42,10 +40,7 @@ async def _ingest(request: Request, resources: ResourcesDep, segment: str) -> in
         metrics.WEBHOOKS_REJECTED.labels(segment).inc()
         raise Unauthorized(f"{segment} webhook: {exc}") from exc
     events = handler.parse(hook)
-    region = resources.settings.default_region
-    counts, stored = await receipts.ingest(resources.database, events, utcnow(), region)
-    metrics.count_receipts(segment, counts)
-    metrics.INBOUND_MESSAGES.labels(segment).inc(stored)
+    await resources.webhook_ingest.submit(segment, events)  # answered once committed
     return len(events)
 
 

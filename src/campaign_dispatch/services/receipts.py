@@ -1,11 +1,26 @@
 """What a verified webhook carried: receipts applied, inbound messages stored and their
 opt-out keywords applied, in one transaction (a provider that retries the webhook changes
-nothing twice)."""
+nothing twice).
 
+Webhooks come one receipt per request, as many as the messages sent (Twilio sends
+several per message), so the API applies them by group commit (`WebhookIngest`): the
+requests that arrive while one transaction runs are applied together in the next, and
+each is answered once the transaction holding it has committed — never before, so a
+receipt a provider was told we have is in the database.
+"""
+
+import asyncio
+import contextvars
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from campaign_dispatch import phones
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from campaign_dispatch import metrics, phones
+from campaign_dispatch.clock import utcnow
 from campaign_dispatch.config import Settings
 from campaign_dispatch.db import Database
 from campaign_dispatch.providers.events import Inbound, Receipt
@@ -13,6 +28,8 @@ from campaign_dispatch.repositories import receipts as receipts_repo
 from campaign_dispatch.repositories.consent import ConsentChange, record_consent
 from campaign_dispatch.repositories.receipts import ReceiptCounts, StoredInbound
 from campaign_dispatch.statuses import ConsentSource
+
+log = structlog.get_logger(__name__)
 
 OPT_OUT_KEYWORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit"})
 OPT_IN_KEYWORDS = frozenset({"start", "unstop", "yes"})
@@ -37,11 +54,8 @@ def consent_change(message: StoredInbound, region: str) -> ConsentChange | None:
     return ConsentChange(None, phone, opted_out, ConsentSource.INBOUND, detail)
 
 
-async def ingest(
-    database: Database,
-    events: Sequence[Receipt | Inbound],
-    now: datetime,
-    region: str = _DEFAULT_REGION,
+async def _apply_events(
+    session: AsyncSession, events: Sequence[Receipt | Inbound], now: datetime, region: str
 ) -> tuple[ReceiptCounts, int]:
     """The receipts' counts, and how many inbound messages were new.
 
@@ -52,10 +66,88 @@ async def ingest(
     """
     receipts = [e for e in events if isinstance(e, Receipt)]
     inbound = [e for e in events if isinstance(e, Inbound)]
-    async with database.sessions.begin() as session:
-        counts = await receipts_repo.apply_receipts(session, receipts, now)
-        stored = await receipts_repo.store_inbound(session, inbound, now)
-        changes = [c for m in stored if (c := consent_change(m, region)) is not None]
-        if changes:
-            await record_consent(session, changes, now)
+    counts = await receipts_repo.apply_receipts(session, receipts, now)
+    stored = await receipts_repo.store_inbound(session, inbound, now)
+    changes = [c for m in stored if (c := consent_change(m, region)) is not None]
+    if changes:
+        await record_consent(session, changes, now)
     return counts, len(stored)
+
+
+@dataclass
+class _Webhook:
+    segment: str  # the webhook route (and the metrics' label)
+    events: Sequence[Receipt | Inbound]
+    done: "asyncio.Future[None]"
+
+
+@dataclass
+class WebhookIngest:
+    """Group commit for the webhook routes. `submit` returns once the request's events
+    are committed (or raises what the transaction raised): one transaction applies every
+    request that arrived while the previous one ran, at most `limit` of them. A failed
+    transaction is tried again one request at a time, so that one bad request does not
+    fail the others with it."""
+
+    database: Database
+    region: str = _DEFAULT_REGION
+    limit: int = 500
+    _pending: list[_Webhook] = field(default_factory=list)
+    _drain: "asyncio.Task[None] | None" = None
+
+    async def submit(self, segment: str, events: Sequence[Receipt | Inbound]) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Webhook(segment, events, done))
+        if self._drain is None or self._drain.done():
+            # In a context of its own: its log lines are not the first request's.
+            self._drain = asyncio.create_task(
+                self._run(), name="webhook-ingest", context=contextvars.Context()
+            )
+        # A request cancelled meanwhile (its client went away) is still applied with
+        # its batch: the provider retries it, and a retry changes nothing twice.
+        await done
+
+    async def _run(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.limit], self._pending[self.limit :]
+            try:
+                await self._apply(batch)
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0], exc)
+                    continue
+                log.warning(
+                    "webhook batch failed; applying its requests one by one", size=len(batch)
+                )
+                for webhook in batch:
+                    try:
+                        await self._apply([webhook])
+                    except Exception as one:
+                        _settle(webhook, one)
+                    else:
+                        _settle(webhook, None)
+                continue
+            for webhook in batch:
+                _settle(webhook, None)
+
+    async def _apply(self, batch: Sequence[_Webhook]) -> None:
+        by_segment: dict[str, list[Receipt | Inbound]] = defaultdict(list)
+        for webhook in batch:
+            by_segment[webhook.segment].extend(webhook.events)
+        results = {}
+        now = utcnow()
+        async with self.database.sessions.begin() as session:
+            for segment, events in by_segment.items():
+                results[segment] = await _apply_events(session, events, now, self.region)
+        for segment, (counts, stored) in results.items():  # committed: count them
+            metrics.count_receipts(segment, counts)
+            metrics.INBOUND_MESSAGES.labels(segment).inc(stored)
+
+
+def _settle(webhook: _Webhook, error: BaseException | None) -> None:
+    if webhook.done.done():  # its request was cancelled
+        return
+    if error is None:
+        webhook.done.set_result(None)
+    else:
+        webhook.done.set_exception(error)
