@@ -55,6 +55,11 @@ RATE_LIMIT_WAIT_SECONDS = Counter(
     "Seconds attempts waited for the shared provider rate limit",
     ["channel"],
 )
+RATE_LIMIT_LATE = Counter(
+    "campaign_rate_limit_late_total",
+    "Attempts woken too long past their slot of the shared rate limit, given a new one",
+    ["channel"],
+)
 RATE_LIMIT_DEFERRED = Counter(
     "campaign_rate_limit_deferred_total",
     "Attempts deferred: no slot of the shared rate limit within the claim's budget",

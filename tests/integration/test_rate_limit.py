@@ -79,3 +79,32 @@ async def test_no_slot_within_the_budget_defers(runtime):
     granted = [s for s in reservation.slots if s is not None]
     assert len(granted) == 3 and reservation.slots[3:] == [None, None]
     assert reservation.next_free == pytest.approx(granted[-1] + 1.0, abs=0.01)
+
+
+async def test_a_send_woken_late_past_its_slot_takes_a_new_one(runtime, monkeypatch):
+    """The event loop was busy when a slot came: sent at once, it would go together with
+    the sends of the slots after it. It asks again and goes at its new slot."""
+    from campaign_dispatch.worker import rate_limit
+
+    limit = rate_limit.SharedRateLimit(runtime.resources.database, {"sms": 10}, budget=10)
+    real_sleep, real_reserve = rate_limit.asyncio.sleep, rates.reserve
+    slept: list[float] = []
+    reserved: list[int] = []
+
+    async def busy_loop_sleep(seconds: float) -> None:
+        if seconds > 0:  # a slot's wait (not a yield): the first one wakes 0.3 s late
+            slept.append(seconds)
+            seconds += 0.3 if len(slept) == 1 else 0.0
+        await real_sleep(seconds)
+
+    async def counted_reserve(session, channel, costs, rate, budget):
+        reserved.append(len(costs))
+        return await real_reserve(session, channel, costs, rate, budget)
+
+    monkeypatch.setattr(rate_limit.asyncio, "sleep", busy_loop_sleep)
+    monkeypatch.setattr(rate_limit.rates, "reserve", counted_reserve)
+    assert await limit.wait("sms", 1) == (True, 0.0)  # the first slot is now
+    granted, waited = await limit.wait("sms", 1)  # ~0.1 s ahead, woken ~0.4 s
+    assert granted
+    assert len(slept) >= 1 and waited >= 0.3
+    assert reserved == [1, 1, 1], reserved  # the late one asked for a new slot

@@ -12,6 +12,9 @@ from campaign_dispatch.db import Database
 from campaign_dispatch.repositories import rates
 from campaign_dispatch.statuses import Channel
 
+# How late past its slot a request may still go (at 200/s, ten slots' worth).
+LATE_SECONDS = 0.05
+
 
 @dataclass
 class _Ask:
@@ -31,9 +34,33 @@ class SharedRateLimit:
 
     async def wait(self, channel: Channel, cost: int) -> tuple[bool, float]:
         """(True, seconds waited) once this request's slot has come; (False, seconds) at
-        once when no slot is free within the budget: try again in that many seconds."""
+        once when no slot is free within the budget: try again in that many seconds.
+
+        A request woken more than LATE_SECONDS past its slot (the process was busy: a
+        batch being recorded, the event loop behind) does not go at once: the requests
+        of the slots it slept through would all go with it, a burst at the provider.
+        It takes a new slot instead, once; its old one stays unused."""
         if not self.limits(channel):
             return True, 0.0
+        loop = asyncio.get_running_loop()
+        waited = 0.0
+        for attempt in range(2):
+            granted, seconds = await self._ask(channel, cost)
+            if not granted:
+                return False, seconds
+            if seconds <= 0:
+                return True, waited
+            due = loop.time() + seconds
+            metrics.RATE_LIMIT_WAIT_SECONDS.labels(channel).inc(seconds)
+            await asyncio.sleep(seconds)
+            late = loop.time() - due
+            waited += seconds + late
+            if late <= LATE_SECONDS or attempt == 1:
+                break
+            metrics.RATE_LIMIT_LATE.labels(channel).inc()
+        return True, waited
+
+    async def _ask(self, channel: Channel, cost: int) -> tuple[bool, float]:
         ask = _Ask(cost, asyncio.get_running_loop().create_future())
         pending = self._asks[channel]
         pending.append(ask)
@@ -41,11 +68,7 @@ class SharedRateLimit:
             asyncio.get_running_loop().call_soon(
                 lambda: asyncio.ensure_future(self._reserve(channel))
             )
-        granted, seconds = await ask.answer
-        if granted and seconds > 0:
-            metrics.RATE_LIMIT_WAIT_SECONDS.labels(channel).inc(seconds)
-            await asyncio.sleep(seconds)
-        return granted, seconds
+        return await ask.answer
 
     async def _reserve(self, channel: Channel) -> None:
         await asyncio.sleep(0)  # let the rest of the batch's attempts ask too
