@@ -154,7 +154,10 @@ async def dispatch_once(
     messages: int,
     profiled: bool = False,
     customers: int = 100_000,
+    others: dict[str, list[int]] | None = None,
 ) -> Run:
+    """One timed dispatch; `profiled`, with the CPU of `others` (processes started by the
+    caller, e.g. the fake provider) counted beside the api, worker and broker."""
     queue = new_queue_name()
     async with databases.fresh(customers=customers) as database_url:
         statements_on = False
@@ -169,7 +172,7 @@ async def dispatch_once(
         with processes([api, worker]) as procs:
             profile = None
             if profiled:
-                pids = {"api": [procs[0].pid], "worker": [procs[1].pid]}
+                pids = {"api": [procs[0].pid], "worker": [procs[1].pid], **(others or {})}
                 profile = Profile({**pids, "rabbitmq": broker_pids()}, statements_on)
             async with client() as http:
                 await wait_ready(http)
