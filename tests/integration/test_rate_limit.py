@@ -1,6 +1,7 @@
 """The shared provider rate limit: slots spaced by the rate (an SMS takes one per
 segment), slowed by throttled answers, measured at the provider's side."""
 
+import asyncio
 import itertools
 import time
 
@@ -86,16 +87,20 @@ async def test_a_send_woken_late_past_its_slot_takes_a_new_one(runtime, monkeypa
     the sends of the slots after it. It asks again and goes at its new slot."""
     from campaign_dispatch.worker import rate_limit
 
-    limit = rate_limit.SharedRateLimit(runtime.resources.database, {"sms": 10}, budget=10)
-    real_sleep, real_reserve = rate_limit.asyncio.sleep, rates.reserve
+    real_sleep, real_reserve = asyncio.sleep, rates.reserve
     slept: list[float] = []
     reserved: list[int] = []
 
     async def busy_loop_sleep(seconds: float) -> None:
-        if seconds > 0:  # a slot's wait (not a yield): the first one wakes 0.3 s late
+        if late:  # the first slot's wait after the switch wakes 0.3 s late
             slept.append(seconds)
             seconds += 0.3 if len(slept) == 1 else 0.0
         await real_sleep(seconds)
+
+    late = False
+    limit = rate_limit.SharedRateLimit(
+        runtime.resources.database, {"sms": 10}, budget=10, sleep=busy_loop_sleep
+    )
 
     async def counted_reserve(session, channel, costs, rate, budget):
         reserved.append(len(costs))
@@ -103,7 +108,7 @@ async def test_a_send_woken_late_past_its_slot_takes_a_new_one(runtime, monkeypa
 
     granted, _ = await limit.wait("sms", 1)  # takes a slot: the next is 0.1 s after it
     assert granted
-    monkeypatch.setattr(rate_limit.asyncio, "sleep", busy_loop_sleep)
+    late = True
     monkeypatch.setattr(rate_limit.rates, "reserve", counted_reserve)
     granted, waited = await limit.wait("sms", 1)  # its slot ahead, woken 0.3 s late
     assert granted

@@ -24,7 +24,7 @@ against the fake provider on loopback with 64 sends in flight, an httpx send cos
 ~2 000 µs of the worker's CPU (its connection pool rescans every connection and waiting
 request whenever one starts or ends, even in pools of 8), the same send through httpx's
 client on an aiohttp transport ~650 µs, and a bare aiohttp send ~280 µs
-(docs/benchmarks.md). One send per message makes that most of the provider path's cost,
+(docs/providers.md). One send per message makes that most of the provider path's cost,
 so the adapters speak aiohttp directly, through the two small types below.
 """
 

@@ -110,25 +110,28 @@ class WebhookIngest:
     async def _run(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[: self.limit], self._pending[self.limit :]
+            error: Exception | None = None
             try:
                 await self._apply(batch)
             except Exception as exc:
-                if len(batch) == 1:
-                    _settle(batch[0], exc)
+                if len(batch) > 1:
+                    log.warning(
+                        "webhook batch failed; applying its requests one by one", size=len(batch)
+                    )
+                    for webhook in batch:
+                        await self._apply_alone(webhook)
                     continue
-                log.warning(
-                    "webhook batch failed; applying its requests one by one", size=len(batch)
-                )
-                for webhook in batch:
-                    try:
-                        await self._apply([webhook])
-                    except Exception as one:
-                        _settle(webhook, one)
-                    else:
-                        _settle(webhook, None)
-                continue
+                error = exc
             for webhook in batch:
-                _settle(webhook, None)
+                _settle(webhook, error)
+
+    async def _apply_alone(self, webhook: _Webhook) -> None:
+        try:
+            await self._apply([webhook])
+        except Exception as exc:
+            _settle(webhook, exc)
+        else:
+            _settle(webhook, None)
 
     async def _apply(self, batch: Sequence[_Webhook]) -> None:
         by_segment: dict[str, list[Receipt | Inbound]] = defaultdict(list)

@@ -4,7 +4,7 @@ own slot. Nothing touches the database per message."""
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from campaign_dispatch import metrics
@@ -27,6 +27,8 @@ class SharedRateLimit:
     database: Database
     per_second: Mapping[Channel, float]  # 0: no limit
     budget: float  # the longest wait a claim can afford (inside its lease)
+    # How a request waits for its slot (a test stands in a late-waking one).
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _asks: dict[Channel, list[_Ask]] = field(default_factory=lambda: defaultdict(list))
 
     def limits(self, channel: Channel) -> bool:
@@ -52,7 +54,7 @@ class SharedRateLimit:
                 return True, waited
             due = loop.time() + seconds
             metrics.RATE_LIMIT_WAIT_SECONDS.labels(channel).inc(seconds)
-            await asyncio.sleep(seconds)
+            await self.sleep(seconds)
             late = loop.time() - due
             waited += seconds + late
             if late <= LATE_SECONDS or attempt == 1:
