@@ -4,17 +4,19 @@ a token in the URL), against messages a worker recorded."""
 import asyncio
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
 from campaign_dispatch.app import create_app
 from campaign_dispatch.background import Role
 from campaign_dispatch.clock import utcnow
-from campaign_dispatch.models import EarlyReceipt, InboundMessage
+from campaign_dispatch.models import Campaign, EarlyReceipt, InboundMessage, OutboundMessage
 from campaign_dispatch.providers import MockSender, SendRequest, SendResult
 from campaign_dispatch.providers.mock_receipts import MockReceipts
 from campaign_dispatch.providers.registry import build_webhook_handlers
 from campaign_dispatch.repositories import receipts as receipts_repo
 from tests.api_helpers import assert_error
+from tests.harness import Process
 from tests.pipeline_helpers import eventually, messages, send_to_new_customers
 
 PIPELINE = {Role.RELAY, Role.WORKER}
@@ -277,3 +279,91 @@ async def test_a_client_gone_before_its_body_arrived_is_not_a_server_error(setti
     assert start_message["status"] == 400
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert b'"BAD_REQUEST"' in body
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_an_early_receipt_kept_after_the_send_was_recorded_wakes_an_idle_recovery(
+    client, runtime, settings, make_customer, make_campaign, monkeypatch
+):
+    """The race a fast provider makes: the webhook looks for the id before the worker's
+    record commits and keeps the receipt after it did, while the recovery sweep (in
+    another process) read its plan in between and went idle. The kept receipt's NOTIFY
+    must wake it: otherwise it waits for the idle timer (RECOVERY_IDLE_SECONDS)."""
+    runtime.settings = runtime.settings.model_copy(update={"at_callback_token": "s3cret"})
+    runtime.resources.webhook_handlers = build_webhook_handlers(runtime.settings)
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 1)
+    (message,) = await messages(runtime, campaign_id)
+    async with runtime.sessions.begin() as session:  # sent, its answer not yet recorded
+        await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message.id)
+            .values(status="sent", provider="africastalking", enqueued_at=utcnow())
+        )
+        await session.execute(update(Campaign).values(status="sent"))
+
+    idle = settings.model_copy(update={"recovery_idle_seconds": 120.0})
+    recovery = Process.create(idle)
+    await recovery.start({Role.RECOVERY})
+    try:
+        await asyncio.sleep(1.0)  # its first sweep done, its plan read: nothing in flight
+        known = receipts_repo._known
+
+        async def recorded_meanwhile(session, keys):
+            found = await known(session, keys)  # not yet: the worker has not committed
+            async with runtime.sessions.begin() as other:  # …and now it has
+                await other.execute(
+                    update(OutboundMessage)
+                    .where(OutboundMessage.id == message.id)
+                    .values(provider_message_id="ATX-early")
+                )
+            return found
+
+        monkeypatch.setattr(receipts_repo, "_known", recorded_meanwhile)
+        assert (await receipt(client, "ATX-early", "Success")).status_code == 200
+        async with runtime.sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(EarlyReceipt)) == 1
+
+        async def delivered():
+            (row,) = await messages(runtime, campaign_id)
+            return row.delivery_status == "delivered"
+
+        await eventually(delivered, timeout=12)  # the sweep's interval, not its idle timer
+    finally:
+        await recovery.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_receipt_whose_send_is_recorded_while_it_is_applied_is_not_lost(
+    client, runtime, make_customer, make_campaign, monkeypatch
+):
+    """The worker's record commits after the receipt's UPDATE looked and before the
+    webhook checks which ids exist: the receipt is neither early (the id is there now)
+    nor old news (the message has no delivery status), so it must still be applied."""
+    runtime.settings = runtime.settings.model_copy(update={"at_callback_token": "s3cret"})
+    runtime.resources.webhook_handlers = build_webhook_handlers(runtime.settings)
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 1)
+    (message,) = await messages(runtime, campaign_id)
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message.id)
+            .values(status="sent", provider="africastalking")
+        )
+    known = receipts_repo._known
+
+    async def recorded_just_before(session, keys):
+        async with runtime.sessions.begin() as other:  # the worker's record commits
+            await other.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == message.id)
+                .values(provider_message_id="ATX-race")
+            )
+        return await known(session, keys)
+
+    monkeypatch.setattr(receipts_repo, "_known", recorded_just_before)
+    assert (await receipt(client, "ATX-race", "Success")).status_code == 200
+    (row,) = await messages(runtime, campaign_id)
+    assert row.delivery_status == "delivered"
+    assert row.delivered_at is not None
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(EarlyReceipt)) == 0

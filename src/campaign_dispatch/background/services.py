@@ -23,7 +23,7 @@ from campaign_dispatch.queue import QueueUnavailable
 from campaign_dispatch.queue.memory import InProcessQueue
 from campaign_dispatch.relay import Relay
 from campaign_dispatch.repositories.outbox import NOTIFY_CHANNEL
-from campaign_dispatch.repositories.wakeups import SCHEDULE_CHANNEL
+from campaign_dispatch.repositories.wakeups import RECOVERY_CHANNEL, SCHEDULE_CHANNEL
 from campaign_dispatch.resources import Resources
 from campaign_dispatch.scheduler.dispatch import Scheduler
 from campaign_dispatch.scheduler.recovery import Recovery
@@ -65,7 +65,11 @@ class BackgroundServices:
             on_repair=signal.wake,
         )
         # What the LISTEN connection wakes, by channel (PostgreSQL only).
-        heard: dict[str, list[Callable[[], None]]] = {NOTIFY_CHANNEL: [], SCHEDULE_CHANNEL: []}
+        heard: dict[str, list[Callable[[], None]]] = {
+            NOTIFY_CHANNEL: [],
+            SCHEDULE_CHANNEL: [],
+            RECOVERY_CHANNEL: [],
+        }
         if Role.RELAY in roles:
             if isinstance(r.queue, InProcessQueue):
                 await recovery.recover_in_process_queue(s.lease_seconds)
@@ -108,12 +112,15 @@ class BackgroundServices:
             for mock in mocks.values():
                 if mock.receipts is not None:
                     self.supervisor.spawn(
-                        "mock-receipts", partial(mock.receipts.run, db=r.database)
+                        "mock-receipts",
+                        partial(mock.receipts.run, db=r.database, on_early=signal.wake),
                     )
         if Role.RECOVERY in roles:
             # A send committed anywhere may start work to watch over.
             self._subscribe(recovery.wake)
             heard[NOTIFY_CHANNEL].append(recovery.wake)
+            # An early receipt kept anywhere (this process wakes it in memory, below).
+            heard[RECOVERY_CHANNEL].append(recovery.wake)
             self.supervisor.spawn("recovery", recovery.run)
         if Role.SCHEDULER in roles:
             scheduler = Scheduler(

@@ -3,7 +3,8 @@
 A receipt moves its message's `delivery_status` forward only (DELIVERY_RANK): a duplicate
 or a late `delivered` after `read` changes nothing. A receipt whose (provider, id) no
 message has yet is kept in early_receipts (the provider can call us before our own
-commit of the id) and applied by `apply_early` once the id is recorded.
+commit of the id) and applied by `apply_early`, the recovery sweep's step, once the id is
+recorded; keeping one wakes the sweep (wakeups.RECOVERY_CHANNEL).
 """
 
 from collections import defaultdict
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campaign_dispatch.models import EarlyReceipt, InboundMessage
 from campaign_dispatch.models import OutboundMessage as M
 from campaign_dispatch.providers.events import Inbound, Receipt
+from campaign_dispatch.repositories import wakeups
 from campaign_dispatch.statuses import DELIVERY_RANK, DeliveryStatus
 
 
@@ -53,9 +55,50 @@ _RANK = case(
 async def apply_receipts(
     session: AsyncSession, receipts: Sequence[Receipt], now: datetime, keep_early: bool = True
 ) -> ReceiptCounts:
-    """One UPDATE per (provider, status) present, in rank order, so that a batch holding
-    `delivered` and `read` for one message ends `read`."""
+    """Move each receipt's message forward; keep (`keep_early`) those no message has the id
+    of yet.
+
+    The send's answer may be committed by a worker between two of these statements (each
+    reads what is committed when it starts): a receipt the UPDATE missed but whose id the
+    next read finds is updated once more, so that it counts as unchanged only when its
+    message already was as far, never because the id arrived in between."""
     counts = ReceiptCounts()
+    counts.applied, unmatched = await _move(session, receipts, now)
+    if unmatched:
+        known = await _known(session, unmatched)
+        early = [r for key, r in unmatched.items() if key not in known]
+        seen_since = [r for key, r in unmatched.items() if key in known]
+        if seen_since:
+            moved, unchanged = await _move(session, seen_since, now)
+            counts.applied += moved
+            counts.unchanged += len(unchanged)
+        counts.early += len(early)
+        if early and keep_early:
+            await session.execute(
+                insert(EarlyReceipt),
+                [
+                    {
+                        "provider": r.provider,
+                        "provider_message_id": r.provider_message_id,
+                        "status": r.status,
+                        "error": r.error,
+                        "at": _utc(r.at, now),
+                        "received_at": now,
+                    }
+                    for r in early
+                ],
+            )
+            await wakeups.notify_recovery(session)
+    return counts
+
+
+async def _move(
+    session: AsyncSession, receipts: Sequence[Receipt], now: datetime
+) -> tuple[int, dict[tuple[str, str], Receipt]]:
+    """One UPDATE per (provider, status) present, in rank order, so that a batch holding
+    `delivered` and `read` for one message ends `read`: how many moved a message, and
+    the receipts that moved none."""
+    applied = 0
     groups: dict[tuple[str, DeliveryStatus], dict[str, Receipt]] = defaultdict(dict)
     for receipt in receipts:
         groups[(receipt.provider, receipt.status)][receipt.provider_message_id] = receipt
@@ -79,31 +122,11 @@ async def apply_receipts(
             .returning(M.provider_message_id)
         )
         moved = set(result.scalars().all())
-        counts.applied += len(moved)
+        applied += len(moved)
         for provider_id, receipt in by_id.items():
             if provider_id not in moved:
                 unmatched[(provider, provider_id)] = receipt
-    if unmatched:
-        known = await _known(session, unmatched)
-        counts.unchanged += sum(key in known for key in unmatched)
-        early = [r for key, r in unmatched.items() if key not in known]
-        counts.early += len(early)
-        if early and keep_early:
-            await session.execute(
-                insert(EarlyReceipt),
-                [
-                    {
-                        "provider": r.provider,
-                        "provider_message_id": r.provider_message_id,
-                        "status": r.status,
-                        "error": r.error,
-                        "at": _utc(r.at, now),
-                        "received_at": now,
-                    }
-                    for r in early
-                ],
-            )
-    return counts
+    return applied, unmatched
 
 
 async def _known(session: AsyncSession, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:

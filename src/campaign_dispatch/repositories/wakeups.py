@@ -25,6 +25,12 @@ SCHEDULE_CHANNEL = "campaign_dispatch_schedule"
 """NOTIFYed in the transaction that schedules or reschedules a campaign (notify_schedule),
 so that schedulers in other processes read the next due time at once."""
 
+RECOVERY_CHANNEL = "campaign_dispatch_recovery"
+"""NOTIFYed in the transaction that keeps an early receipt (notify_recovery). The send's
+answer may have been recorded after the webhook looked and before it committed, and an
+idle recovery read its plan in between: without the wake the receipt would wait for the
+idle timer (RECOVERY_IDLE_SECONDS) instead of the next sweep."""
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -162,6 +168,13 @@ async def next_scheduled(session: AsyncSession, now: datetime) -> float | None:
         .limit(1)
     )
     return _seconds(at, now)
+
+
+async def notify_recovery(session: AsyncSession) -> None:
+    """Wake recovery sweeps in other processes once this transaction commits (PostgreSQL;
+    on SQLite the caller wakes this process's in memory)."""
+    if _postgres(session):
+        await session.execute(select(func.pg_notify(RECOVERY_CHANNEL, "")))
 
 
 async def notify_schedule(session: AsyncSession) -> None:
