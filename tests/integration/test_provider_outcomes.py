@@ -185,7 +185,7 @@ async def test_a_whatsapp_template_goes_with_its_parameters_rendered(
         "body_params": ["{first_name}", "{preferred_product|your order}"],
     }
     campaign = await make_campaign(channel="whatsapp", whatsapp_template=template)
-    assert campaign["whatsapp_template"] == template
+    assert campaign["whatsapp_template"] == template | {"content_sid": None}
     sent = await client.post(
         f"/campaigns/{campaign['id']}/send", json={"customer_ids": [customer["id"]]}
     )
@@ -197,6 +197,7 @@ async def test_a_whatsapp_template_goes_with_its_parameters_rendered(
     assert (request.template.name, request.template.language) == ("order_update", "en_US")
     assert request.template.body_params[0] == "Wanjiru"
     assert len(request.template.body_params) == 2
+    assert request.template.content_sid is None
 
 
 async def test_a_whatsapp_template_is_refused_on_sms_and_with_a_bad_parameter(client):
@@ -212,3 +213,7 @@ async def test_a_whatsapp_template_is_refused_on_sms_and_with_a_bad_parameter(cl
     template["body_params"] = ["{first_name}"]
     on_sms = await client.post("/campaigns", json={**body, "channel": "sms"})
     assert on_sms.status_code == 422, on_sms.text
+    not_a_content_sid = {**template, "content_sid": "HX12"}
+    bad_sid = await client.post("/campaigns", json={**body, "whatsapp_template": not_a_content_sid})
+    assert bad_sid.status_code == 422, bad_sid.text
+    assert "whatsapp_template.content_sid" in bad_sid.text

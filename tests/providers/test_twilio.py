@@ -6,7 +6,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from campaign_dispatch.fake_provider import FakeProvider
-from campaign_dispatch.providers.base import SendRequest
+from campaign_dispatch.providers.base import SendRequest, WhatsAppTemplateMessage
 from campaign_dispatch.providers.events import Inbound, Receipt, WebhookRejected, WebhookRequest
 from campaign_dispatch.providers.twilio import TwilioSender, TwilioWebhook
 from campaign_dispatch.statuses import Channel, DeliveryStatus, ProviderOutcome
@@ -60,6 +60,39 @@ async def test_whatsapp_addresses_get_the_prefix(fake: FakeProvider):
     form = fake.received()[0].form()
     assert form["To"] == "whatsapp:+14155550100"
     assert form["From"] == "whatsapp:+14155550999"
+
+
+CONTENT_SID = "HX" + "ab" * 16
+
+
+async def test_a_whatsapp_template_goes_as_content_sid_and_variables(fake: FakeProvider):
+    template = WhatsAppTemplateMessage("order_update", "en", ("Amina", "chai ☕"), CONTENT_SID)
+    request = SendRequest(8, Channel.WHATSAPP, "+14155550100", "Hi Amina", template)
+    result = await send(sender_for(fake.base_url), request)
+    assert result.outcome is ProviderOutcome.ACCEPTED
+    assert fake.received()[0].form() == {
+        "To": "whatsapp:+14155550100",
+        "ContentSid": CONTENT_SID,
+        "ContentVariables": '{"1": "Amina", "2": "chai ☕"}',
+        "From": "whatsapp:+14155550999",
+        "StatusCallback": f"{PUBLIC}/webhooks/twilio/status",
+    }
+
+
+async def test_a_template_without_variables_or_content_sid(fake: FakeProvider):
+    bare = WhatsAppTemplateMessage("welcome", "en", (), CONTENT_SID)
+    await send(sender_for(fake.base_url), SendRequest(8, Channel.WHATSAPP, "+1415555", "Hi", bare))
+    form = fake.received()[0].form()
+    assert form["ContentSid"] == CONTENT_SID
+    assert "ContentVariables" not in form and "Body" not in form
+    # Without a Content SID (a template made for the Cloud API), Twilio gets the text.
+    meta_only = WhatsAppTemplateMessage("welcome", "en", ("Jo",))
+    await send(
+        sender_for(fake.base_url), SendRequest(9, Channel.WHATSAPP, "+1", "Hi Jo", meta_only)
+    )
+    form = fake.received()[1].form()
+    assert form["Body"] == "Hi Jo"
+    assert "ContentSid" not in form
 
 
 async def test_messaging_service_instead_of_from(fake: FakeProvider):

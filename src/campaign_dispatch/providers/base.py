@@ -18,6 +18,7 @@ class WhatsAppTemplateMessage:
     name: str
     language: str
     body_params: tuple[str, ...]
+    content_sid: str | None = None  # Twilio's Content SID for this template (HX…)
 
 
 @dataclass(frozen=True, slots=True)

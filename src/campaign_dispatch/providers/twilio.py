@@ -7,10 +7,14 @@ Followed:
   (Account SID, Auth Token; https://twilio.com/docs/iam/api), form fields `To`, `From` or
   `MessagingServiceSid`, `Body`, `StatusCallback`; 201 with the Message's `sid`. WhatsApp
   addresses are `whatsapp:+E164` on both `To` and `From`.
+- WhatsApp templates: https://www.twilio.com/docs/content/send-templates-created-with-the-content-template-builder
+  — `ContentSid` (the approved template, HX…) instead of `Body`, and `ContentVariables`,
+  a JSON string of the placeholders by name (`{"1": "Amina"}`); a Messaging Service is
+  optional since https://twilio.com/en-us/changelog/content-templates-messaging-services-optional.
 - Errors: the JSON `{code, message, more_info, status}`, codes from
   https://www.twilio.com/docs/api/errors — 21610 (unsubscribed recipient, replied STOP),
-  21211, 21408, 21612, 21614, 63016, 20003, 20429, 21606, 21611, 63018 (each cited in the
-  table below).
+  21211, 21408, 21612, 21614, 21655, 21656, 63016, 20003, 20429, 21606, 21611, 63018 (each
+  cited in the table below).
 - Status callbacks: the StatusCallback parameter on the same Message resource page —
   Twilio POSTs `MessageSid`, `MessageStatus` (queued, sent, delivered, undelivered,
   failed, and read for WhatsApp) and `ErrorCode`.
@@ -24,6 +28,7 @@ is one form POST on the shared pooled async client.
 """
 
 import base64
+import json
 import urllib.parse
 
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
@@ -61,6 +66,8 @@ ERROR_CODES: dict[int, ProviderOutcome] = {
     21614: ProviderOutcome.TERMINAL,  # 'To' is not a mobile number
     21617: ProviderOutcome.TERMINAL,  # Body exceeds 1600 characters
     21635: ProviderOutcome.TERMINAL,  # 'To' cannot be a landline
+    21655: ProviderOutcome.TERMINAL,  # ContentSid is not a template of this account
+    21656: ProviderOutcome.TERMINAL,  # ContentVariables invalid (e.g. a variable empty)
     63003: ProviderOutcome.TERMINAL,  # channel could not find the 'To' address
     63016: ProviderOutcome.TERMINAL,  # WhatsApp free-form message outside the 24 h window
     63024: ProviderOutcome.TERMINAL,  # invalid message recipient
@@ -117,7 +124,17 @@ class TwilioSender(HttpSender):
 
     def build_request(self, request: SendRequest) -> OutboundRequest:
         whatsapp = request.channel is Channel.WHATSAPP
-        form = {"To": _address(request.to, whatsapp), "Body": request.text}
+        form = {"To": _address(request.to, whatsapp)}
+        template = request.template
+        if whatsapp and template is not None and template.content_sid:
+            # An approved template, which reaches a customer outside the 24-hour window;
+            # its variables are named "1", "2", … as the template's {{1}}, {{2}}.
+            form["ContentSid"] = template.content_sid
+            if template.body_params:
+                variables = {str(i): p for i, p in enumerate(template.body_params, 1)}
+                form["ContentVariables"] = json.dumps(variables, ensure_ascii=False)
+        else:
+            form["Body"] = request.text
         if self.sender:
             form["From"] = _address(self.sender, whatsapp)
         elif self.messaging_service_sid:

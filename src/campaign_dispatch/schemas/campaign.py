@@ -51,6 +51,12 @@ class WhatsAppTemplate(WriteModel):
     body_params: Annotated[list[Template], Field(max_length=100)] = Field(
         default_factory=list, description='Its {{1}}, {{2}}, … in order, e.g. ["{first_name}"]'
     )
+    content_sid: Annotated[str, Field(pattern=r"^HX[0-9a-fA-F]{32}$")] | None = Field(
+        default=None,
+        description="Through Twilio (WHATSAPP_PROVIDER=twilio): the approved template's "
+        "Content SID (HX…), sent as ContentSid with the body parameters as ContentVariables; "
+        "without it Twilio is sent the rendered text. The WhatsApp Cloud API ignores it.",
+    )
 
 
 Clock = Annotated[

@@ -192,7 +192,7 @@ def _check_expiry(expires_at: datetime | None, scheduled_at: datetime | None) ->
 
 
 def _stored(template: WhatsAppTemplate | None) -> dict[str, object] | None:
-    return None if template is None else template.model_dump()
+    return None if template is None else template.model_dump(exclude_none=True)
 
 
 async def delete(session: AsyncSession, campaign_id: int) -> None:

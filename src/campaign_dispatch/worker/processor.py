@@ -289,7 +289,13 @@ class BatchProcessor:
             )
             for param in spec.get("body_params") or ()
         ]
-        return WhatsAppTemplateMessage(str(spec["name"]), str(spec["language"]), tuple(params))
+        content_sid = spec.get("content_sid")
+        return WhatsAppTemplateMessage(
+            str(spec["name"]),
+            str(spec["language"]),
+            tuple(params),
+            str(content_sid) if content_sid else None,
+        )
 
     async def _apply(self, decisions: Decisions) -> None:
         async with self.database.statement_sessions.begin() as session:

@@ -1131,6 +1131,11 @@ export interface components {
              * @description Its {{1}}, {{2}}, … in order, e.g. ["{first_name}"]
              */
             body_params?: string[];
+            /**
+             * Content Sid
+             * @description Through Twilio (WHATSAPP_PROVIDER=twilio): the approved template's Content SID (HX…), sent as ContentSid with the body parameters as ContentVariables; without it Twilio is sent the rendered text. The WhatsApp Cloud API ignores it.
+             */
+            content_sid?: string | null;
         };
     };
     responses: never;

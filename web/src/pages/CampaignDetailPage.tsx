@@ -161,6 +161,11 @@ function CampaignFields({ campaign }: { campaign: CampaignDetail }) {
             <dt>WhatsApp template</dt>
             <dd data-testid="whatsapp-template">
               <code>{campaign.whatsapp_template.name}</code> ({campaign.whatsapp_template.language})
+              {campaign.whatsapp_template.content_sid && (
+                <>
+                  , Twilio <code>{campaign.whatsapp_template.content_sid}</code>
+                </>
+              )}
               {(campaign.whatsapp_template.body_params ?? []).length > 0 && (
                 <ol className="template-params">
                   {(campaign.whatsapp_template.body_params ?? []).map((p, i) => (

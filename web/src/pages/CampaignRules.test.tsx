@@ -166,6 +166,31 @@ describe("Create campaign: WhatsApp template", () => {
     });
   });
 
+  it("sends a Twilio Content SID when one is given, and checks its form first", async () => {
+    const api = createApi(created);
+    const user = userEvent.setup();
+    renderCreate();
+    await fillBasics(user);
+    await user.click(screen.getByLabelText("WhatsApp"));
+    await user.click(screen.getByLabelText("Send an approved template instead of the text above"));
+    await user.type(screen.getByLabelText("Template name"), "spring_sale");
+    await user.type(screen.getByLabelText("Language code"), "en");
+    await user.type(screen.getByLabelText(/Twilio Content SID/), "HX123");
+    await user.click(screen.getByRole("button", { name: "Create campaign" }));
+    expect(screen.getByLabelText(/Twilio Content SID/)).toHaveAccessibleDescription(
+      /HX followed by 32 hexadecimal digits/,
+    );
+    expect(api.to("POST", "/campaigns")).toHaveLength(0);
+
+    const sid = "HX" + "0a".repeat(16);
+    fireEvent.change(screen.getByLabelText(/Twilio Content SID/), { target: { value: ` ${sid} ` } });
+    await user.click(screen.getByRole("button", { name: "Create campaign" }));
+    await waitFor(() => expect(api.to("POST", "/campaigns")).toHaveLength(1));
+    expect(api.to("POST", "/campaigns")[0]!.body).toMatchObject({
+      whatsapp_template: { name: "spring_sale", language: "en", body_params: [], content_sid: sid },
+    });
+  });
+
   it("is not sent once the channel goes back to SMS", async () => {
     const api = createApi(created);
     const user = userEvent.setup();
@@ -261,6 +286,7 @@ describe("Campaign detail: delivery rules", () => {
     renderDetail();
     const template = await screen.findByTestId("whatsapp-template");
     expect(template).toHaveTextContent("spring_sale (en)");
+    expect(template).not.toHaveTextContent("Twilio");
     expect(within(template).getAllByRole("listitem").map((li) => li.textContent)).toEqual([
       "{{1}} = {first_name}",
       "{{2}} = {location}",

@@ -13,6 +13,7 @@ const CLEARS: Record<keyof RulesValues, string[]> = {
   templateName: ["whatsapp_template", "whatsapp_template.name"],
   templateLanguage: ["whatsapp_template", "whatsapp_template.language"],
   templateParams: ["whatsapp_template", "whatsapp_template.body_params"],
+  templateContentSid: ["whatsapp_template", "whatsapp_template.content_sid"],
 };
 
 interface Props {
@@ -172,6 +173,26 @@ export function RulesFields({ idPrefix, channel, values, errors, onChange }: Pro
                     rows={3}
                     value={values.templateParams}
                     onChange={(e) => set("templateParams", e.target.value)}
+                  />
+                )}
+              </Field>
+              <Field
+                id={ids["whatsapp_template.content_sid"]!}
+                label="Twilio Content SID"
+                optional
+                error={errors["whatsapp_template.content_sid"]}
+                hint="Only when WhatsApp goes through Twilio: the approved template's SID (HX…), sent instead of the text."
+              >
+                {(control) => (
+                  <input
+                    {...control}
+                    className="input"
+                    value={values.templateContentSid}
+                    maxLength={34}
+                    autoComplete="off"
+                    spellCheck={false}
+                    placeholder="HX…"
+                    onChange={(e) => set("templateContentSid", e.target.value)}
                   />
                 )}
               </Field>

@@ -17,6 +17,8 @@ export interface RulesValues {
   templateLanguage: string;
   /** One body parameter per line, {{1}} first. */
   templateParams: string;
+  /** Twilio's Content SID (HX…) for the template, or "". */
+  templateContentSid: string;
 }
 
 export const EMPTY_RULES: RulesValues = {
@@ -27,6 +29,7 @@ export const EMPTY_RULES: RulesValues = {
   templateName: "",
   templateLanguage: "",
   templateParams: "",
+  templateContentSid: "",
 };
 
 /** The API's names for these fields, as 422 details name them. */
@@ -39,6 +42,7 @@ export const RULE_FIELDS = [
   "whatsapp_template.name",
   "whatsapp_template.language",
   "whatsapp_template.body_params",
+  "whatsapp_template.content_sid",
 ] as const;
 
 const HH_MM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
@@ -54,6 +58,7 @@ export function rulesFrom(campaign: CampaignDetail): RulesValues {
     templateName: t?.name ?? "",
     templateLanguage: t?.language ?? "",
     templateParams: (t?.body_params ?? []).join("\n"),
+    templateContentSid: t?.content_sid ?? "",
   };
 }
 
@@ -64,6 +69,7 @@ export function sendWindowFrom(values: RulesValues): SendWindow | null {
 /** The template to send, or null: none chosen, or the channel is not WhatsApp. */
 export function whatsappTemplateFrom(values: RulesValues, channel: Channel): WhatsAppTemplate | null {
   if (channel !== "whatsapp" || !values.useTemplate) return null;
+  const contentSid = values.templateContentSid.trim();
   return {
     name: values.templateName.trim(),
     language: values.templateLanguage.trim(),
@@ -71,6 +77,7 @@ export function whatsappTemplateFrom(values: RulesValues, channel: Channel): Wha
       .split("\n")
       .map((p) => p.trim())
       .filter(Boolean),
+    ...(contentSid ? { content_sid: contentSid } : {}),
   };
 }
 
@@ -90,6 +97,10 @@ export function validateRules(values: RulesValues, channel: Channel): FieldError
     }
     if (!/^[A-Za-z_]{2,15}$/.test(values.templateLanguage.trim())) {
       errors["whatsapp_template.language"] = "Enter its language code, like en or en_US.";
+    }
+    const contentSid = values.templateContentSid.trim();
+    if (contentSid && !/^HX[0-9a-fA-F]{32}$/.test(contentSid)) {
+      errors["whatsapp_template.content_sid"] = "A Twilio Content SID is HX followed by 32 hexadecimal digits.";
     }
   }
   return errors;
@@ -116,6 +127,7 @@ const sameTemplate = (a: WhatsAppTemplate | null, b: WhatsAppTemplate | null) =>
     b !== null &&
     a.name === b.name &&
     a.language === b.language &&
+    (a.content_sid ?? null) === (b.content_sid ?? null) &&
     JSON.stringify(a.body_params ?? []) === JSON.stringify(b.body_params ?? []));
 
 /** The PATCH body's rule fields: what differs from the campaign (null clears). */
@@ -140,5 +152,6 @@ export function ruleControlIds(prefix: string): Record<string, string> {
     "whatsapp_template.name": `${prefix}-wa-name`,
     "whatsapp_template.language": `${prefix}-wa-language`,
     "whatsapp_template.body_params": `${prefix}-wa-params`,
+    "whatsapp_template.content_sid": `${prefix}-wa-content-sid`,
   };
 }
