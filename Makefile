@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen
 WEB_STAMP := web/node_modules/.package-lock.json
 
-.PHONY: help run dev test test-py test-web lint bench soak audit up down migrate seed openapi clean
+.PHONY: help run fake-provider dev test test-py test-web lint bench soak audit up down migrate seed openapi clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ run: .venv/.synced web/dist/index.html ## Build everything, migrate, seed an emp
 	$(RUN) campaign-dispatch migrate
 	$(RUN) campaign-dispatch seed --if-empty
 	$(RUN) campaign-dispatch serve --no-migrate
+
+fake-provider: .venv/.synced ## A local fake of every provider on :9090, to try the adapters (README, Providers)
+	$(RUN) campaign-dispatch fake-provider --port $${FAKE_PROVIDER_PORT:-9090}
 
 dev: .venv/.synced $(WEB_STAMP) ## API with reload on :8000 and the Vite dev server on :5173
 	$(RUN) campaign-dispatch migrate && $(RUN) campaign-dispatch seed --if-empty
