@@ -10,7 +10,7 @@ WEB_STAMP := web/node_modules/.package-lock.json
 .PHONY: help run fake-provider dev test test-py test-web lint bench soak audit up down migrate seed openapi clean
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
 $(TOOLS)/bin/uv:
 	python3 -m venv $(TOOLS)
