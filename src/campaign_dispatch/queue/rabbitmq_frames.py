@@ -75,19 +75,54 @@ class PublishFrames:
         return b"".join((self.method, header, head, body, _FRAME_END))
 
 
-async def publish_batch(channel: Any, routing_key: str, jobs: Sequence[Job]) -> list[Any]:
-    """Many basic.publish in one write, each with its own confirm future.
+class ChunkConfirmation:
+    """Stands for every tag of one chunk in aiormq's confirmation table, where its publish
+    puts one future per tag: aiormq pops a tag's entry when the broker confirms it and
+    calls `done()`, then `set_result(ack)` (or `set_exception` for a nack). This counts
+    the acks and resolves one future for the chunk, failed at the first nack: a chunk of
+    500 costs one future instead of 500, each with its done callbacks in aiormq's future
+    stores and in the gather. The future is the channel's (`create_future`), so a closing
+    channel fails it as it would the per-tag ones."""
+
+    __slots__ = ("future", "left")
+
+    def __init__(self, future: "asyncio.Future[None]", count: int) -> None:
+        self.future = future
+        self.left = count
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def cancelled(self) -> bool:
+        return self.future.cancelled()
+
+    def set_result(self, frame: object) -> None:
+        if not isinstance(frame, Basic.Ack):
+            self.set_exception(QueueUnavailable(f"the broker answered {frame!r}"))
+            return
+        self.left -= 1
+        if self.left <= 0 and not self.future.done():
+            self.future.set_result(None)
+
+    def set_exception(self, exception: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(exception)
+
+
+async def publish_batch(channel: Any, routing_key: str, jobs: Sequence[Job]) -> None:
+    """Many basic.publish in one write; returns once the broker has acked every one.
 
     This is aiormq's basic_publish (same sequence numbers, same confirmation table, the
     same channel lock so no other publish interleaves) minus one task, one lock round,
-    one write-queue entry and the frame marshalling per message. Confirm futures belong
-    to the channel, so a closing channel fails them and the caller retries later.
+    one write-queue entry, the frame marshalling and the confirm future per message.
+    Confirm futures belong to the channel, so a closing channel fails them and the caller
+    retries later; a nack fails the batch the same way.
     """
     frames = PublishFrames(channel.number, routing_key)
     bodies = [job.encode() for job in jobs]
     if max(map(len, bodies), default=0) >= channel.max_content_size:
         raise ValueError("job body larger than one frame")
-    futures: list[asyncio.Future[Any]] = []
+    futures: list[asyncio.Future[None]] = []
     for start in range(0, len(bodies), _PUBLISH_CHUNK):
         chunk = bodies[start : start + _PUBLISH_CHUNK]
         async with channel.lock:
@@ -95,21 +130,22 @@ async def publish_batch(channel: Any, routing_key: str, jobs: Sequence[Job]) -> 
             payload = ChannelFrame(
                 payload=b"".join([frames.job(body) for body in chunk]), should_close=False
             )
-            chunk_futures = [channel.create_future() for _ in chunk]
-            for offset, future in enumerate(chunk_futures):
-                channel.confirmations[first_tag + offset] = future
+            future: asyncio.Future[None] = channel.create_future()
+            confirmation = ChunkConfirmation(future, len(chunk))
+            tags = range(first_tag, first_tag + len(chunk))
+            channel.confirmations.update(dict.fromkeys(tags, confirmation))
             channel.delivery_tag = first_tag + len(chunk) - 1
             try:
                 await channel.write_queue.put(payload)
             except BaseException:
                 # Not handed to the connection: the broker never saw these tags.
-                for offset, future in enumerate(chunk_futures):
-                    channel.confirmations.pop(first_tag + offset, None)
-                    future.cancel()
+                for tag in tags:
+                    channel.confirmations.pop(tag, None)
+                future.cancel()
                 channel.delivery_tag = first_tag - 1
                 raise
-        futures += chunk_futures
-    return list(await asyncio.gather(*futures))
+        futures.append(future)
+    await asyncio.gather(*futures)
 
 
 class FramesPublisher:
@@ -123,6 +159,4 @@ class FramesPublisher:
 
     async def publish(self, routing_key: str, jobs: Sequence[Job]) -> None:
         raw = await self.channel.get_underlay_channel()
-        confirmations = await publish_batch(raw, routing_key, jobs)
-        if not all(isinstance(c, Basic.Ack) for c in confirmations):
-            raise QueueUnavailable("publish not confirmed by the broker")
+        await publish_batch(raw, routing_key, jobs)

@@ -5,6 +5,7 @@ import types
 import uuid
 
 import aio_pika
+import aiormq
 import pytest
 
 from campaign_dispatch.config import Settings
@@ -90,6 +91,40 @@ async def test_auto_takes_the_frames_path_on_this_aiormq(queue_name):
         await eventually(lambda: _waiting_is(queue, 2), timeout=5)
     finally:
         await queue.close()
+
+
+async def test_the_frames_path_waits_for_every_chunks_acks(queue_name):
+    """Three chunks, each confirmed by one entry per tag that counts down to one future."""
+    queue = _queue(queue_name, "frames")
+    await queue.connect()
+    try:
+        await queue.publish([Job(i, 0) for i in range(1, 1_202)])
+        assert await queue.waiting() == 1_201  # confirmed means enqueued
+        raw = await queue._relay_channel.get_underlay_channel()  # type: ignore[union-attr]
+        assert raw.confirmations == {}  # every tag's entry taken by its ack
+    finally:
+        await queue.close()
+
+
+async def test_the_frames_path_fails_a_batch_the_broker_nacks(queue_name):
+    """A queue that refuses what it cannot hold nacks the publish: the batch fails (the
+    relay gives it back), and the channel publishes on."""
+    full = f"{queue_name}.full"
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        arguments = {"x-max-length": 1, "x-overflow": "reject-publish"}
+        declared = await channel.declare_queue(full, arguments=arguments)
+        try:
+            raw = await channel.get_underlay_channel()
+            await rabbitmq_frames.publish_batch(raw, full, [Job(1, 0)])
+            with pytest.raises(aiormq.exceptions.DeliveryError):
+                await rabbitmq_frames.publish_batch(raw, full, [Job(2, 0), Job(3, 0)])
+            await declared.purge()
+            await rabbitmq_frames.publish_batch(raw, full, [Job(4, 0)])
+            assert raw.confirmations == {}
+        finally:
+            await channel.queue_delete(full)
 
 
 @pytest.mark.parametrize("requested", ["auto", "frames"])
