@@ -29,6 +29,25 @@ def _settings() -> Settings:
     return settings
 
 
+class QuietServer(uvicorn.Server):
+    """uvicorn's server with its housekeeping tick once a second instead of ten times.
+
+    uvicorn wakes every 0.1 s to refresh its Date header (once a second) and to look for
+    a shutdown request; measured on an otherwise idle process, that alone costs 0.19 % of
+    a core, against 0.03 % ticking once a second, and the idle target for every process
+    together is 0.5 %. Each tick here stands for ten of uvicorn's, so `on_tick` still
+    refreshes the Date header every second; SIGTERM is noticed within a second.
+    """
+
+    async def main_loop(self) -> None:
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 10) % 864_000  # uvicorn's own wrap (a day of ticks)
+            await asyncio.sleep(1.0)
+            should_exit = await self.on_tick(counter)
+
+
 def _serve(settings: Settings, host: str | None, port: int | None, roles: frozenset[Role]) -> None:
     from campaign_dispatch.app import create_app
 
@@ -59,7 +78,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, roles: frozen
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         timeout_keep_alive=5,
     )
-    server = uvicorn.Server(config)
+    server = QuietServer(config)
     server.run()
     if failed:
         sys.exit(EXIT_BACKGROUND_FAILED)

@@ -89,10 +89,10 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(1.0, gt=0)
     # With nothing due, the relay, the scheduler and recovery sleep until the next due time
     # they read or a wake (a commit's NOTIFY, an in-process signal), and at most this long:
-    # the bound on work noticed by no wake (a row changed by hand, a lost NOTIFY). The
-    # scheduler's is shorter: a schedule change does not wake it yet everywhere.
+    # the bound on work noticed by no wake (a row changed by hand, a lost NOTIFY; every
+    # create, send and schedule change wakes them, in this process and by NOTIFY).
     relay_idle_seconds: float = Field(30.0, gt=0)
-    scheduler_idle_seconds: float = Field(10.0, gt=0)
+    scheduler_idle_seconds: float = Field(30.0, gt=0)
     recovery_idle_seconds: float = Field(60.0, gt=0)
     shutdown_grace_seconds: float = Field(30.0, gt=0)
 

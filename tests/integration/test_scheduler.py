@@ -76,6 +76,9 @@ async def test_running_roles_release_and_send_a_due_campaign(
     assert await status_of(runtime, campaign_id) == "scheduled"
 
     await make_due(runtime, campaign_id)
+    # A row changed by hand wakes nobody; the API's schedule change would (its commit
+    # signals this process, and NOTIFYs others).
+    runtime.wake_relay()
 
     async def sent():
         body = (await client.get(f"/campaigns/{campaign_id}")).json()
