@@ -136,6 +136,17 @@ describe("Create campaign: send window and expiry", () => {
 });
 
 describe("Create campaign: WhatsApp template", () => {
+  /** The create form with its basics filled, WhatsApp chosen and the template's fields open. */
+  async function openTemplateFields() {
+    const api = createApi(created);
+    const user = userEvent.setup();
+    renderCreate();
+    await fillBasics(user);
+    await user.click(screen.getByLabelText("WhatsApp"));
+    await user.click(screen.getByLabelText("Send an approved template instead of the text above"));
+    return { api, user };
+  }
+
   it("is offered only for WhatsApp, and sends name, language and one body parameter per line", async () => {
     const api = createApi(created);
     const user = userEvent.setup();
@@ -167,12 +178,7 @@ describe("Create campaign: WhatsApp template", () => {
   });
 
   it("sends a Twilio Content SID when one is given, and checks its form first", async () => {
-    const api = createApi(created);
-    const user = userEvent.setup();
-    renderCreate();
-    await fillBasics(user);
-    await user.click(screen.getByLabelText("WhatsApp"));
-    await user.click(screen.getByLabelText("Send an approved template instead of the text above"));
+    const { api, user } = await openTemplateFields();
     await user.type(screen.getByLabelText("Template name"), "spring_sale");
     await user.type(screen.getByLabelText("Language code"), "en");
     await user.type(screen.getByLabelText(/Twilio Content SID/), "HX123");
@@ -192,12 +198,7 @@ describe("Create campaign: WhatsApp template", () => {
   });
 
   it("is not sent once the channel goes back to SMS", async () => {
-    const api = createApi(created);
-    const user = userEvent.setup();
-    renderCreate();
-    await fillBasics(user);
-    await user.click(screen.getByLabelText("WhatsApp"));
-    await user.click(screen.getByLabelText("Send an approved template instead of the text above"));
+    const { api, user } = await openTemplateFields();
     await user.type(screen.getByLabelText("Template name"), "spring_sale");
     await user.click(screen.getByLabelText("SMS"));
     await user.click(screen.getByRole("button", { name: "Create campaign" }));
@@ -206,12 +207,7 @@ describe("Create campaign: WhatsApp template", () => {
   });
 
   it("checks the name and language before sending", async () => {
-    const api = createApi(created);
-    const user = userEvent.setup();
-    renderCreate();
-    await fillBasics(user);
-    await user.click(screen.getByLabelText("WhatsApp"));
-    await user.click(screen.getByLabelText("Send an approved template instead of the text above"));
+    const { api, user } = await openTemplateFields();
     await user.type(screen.getByLabelText("Template name"), "Spring Sale");
     await user.click(screen.getByRole("button", { name: "Create campaign" }));
     expect(screen.getByLabelText("Template name")).toHaveAttribute("aria-invalid", "true");
