@@ -84,13 +84,8 @@ DELIVERY_STATUSES: dict[str, DeliveryStatus] = {
 class AfricasTalkingSender(HttpSender):
     name = NAME
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        super().__init__(settings, timeout=timeout)
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self.username = settings.at_username or ""
         self.sender_id = settings.at_sender_id
         self.url = settings.at_base_url.rstrip("/") + SEND_PATH

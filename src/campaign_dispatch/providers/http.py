@@ -160,13 +160,8 @@ class HttpSender:
 
     name: str  # the registry name, stored with each message it sends
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        self.timeout = send_timeout(settings) if timeout is None else timeout
+    def __init__(self, settings: Settings) -> None:
+        self.timeout = send_timeout(settings)
         self.max_connections = max(
             1, min(settings.worker_concurrency, settings.provider_max_connections)
         )

@@ -101,13 +101,8 @@ RECEIPT_STATUSES: dict[str, DeliveryStatus] = {
 class TwilioSender(HttpSender):
     name = NAME
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        super().__init__(settings, timeout=timeout)
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         sid = settings.twilio_account_sid or ""
         self.url = (
             f"{settings.twilio_base_url.rstrip('/')}/{API_VERSION}/Accounts/"

@@ -53,13 +53,8 @@ RECEIPT_STATUSES = {status.value: status for status in DeliveryStatus}
 class WebhookGatewaySender(HttpSender):
     name = NAME
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        super().__init__(settings, timeout=timeout)
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self.url = settings.webhook_provider_url or ""
         self.secret = settings.webhook_provider_secret or ""
         self.callback_url = settings.public_base_url.rstrip("/") + DELIVERY_PATH

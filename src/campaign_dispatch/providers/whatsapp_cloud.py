@@ -104,13 +104,8 @@ RECEIPT_STATUSES: dict[str, DeliveryStatus] = {
 class WhatsAppCloudSender(HttpSender):
     name = NAME
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        timeout: float | None = None,
-    ) -> None:
-        super().__init__(settings, timeout=timeout)
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         base = settings.whatsapp_base_url.rstrip("/")
         self.url = f"{base}/{settings.whatsapp_phone_number_id or ''}/messages"
         self.headers = {
