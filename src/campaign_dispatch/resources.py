@@ -53,9 +53,7 @@ class Resources:
     def webhook_ingest(self) -> WebhookIngest:
         """The group commit of this process's webhook routes (services/receipts.py)."""
         if self._webhook_ingest is None:
-            self._webhook_ingest = WebhookIngest(
-                self.database, self.settings.default_region, on_early=self.outbox_signal.wake
-            )
+            self._webhook_ingest = WebhookIngest(self.database, self.settings.default_region)
         return self._webhook_ingest
 
     @classmethod

@@ -13,7 +13,7 @@ class Counting(MockReceipts):
         self.looks = 0
         self.applied: list[float] = []
 
-    async def flush(self, database: Any, limit: int = 5000, on_early: Any = None) -> int:
+    async def flush(self, database: Any, limit: int = 5000) -> int:
         self.looks += 1
         now = time.monotonic()
         due = 0

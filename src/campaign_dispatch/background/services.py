@@ -112,14 +112,13 @@ class BackgroundServices:
             for mock in mocks.values():
                 if mock.receipts is not None:
                     self.supervisor.spawn(
-                        "mock-receipts",
-                        partial(mock.receipts.run, db=r.database, on_early=signal.wake),
+                        "mock-receipts", partial(mock.receipts.run, db=r.database)
                     )
         if Role.RECOVERY in roles:
             # A send committed anywhere may start work to watch over.
             self._subscribe(recovery.wake)
             heard[NOTIFY_CHANNEL].append(recovery.wake)
-            # An early receipt kept anywhere (this process wakes it in memory, below).
+            # An early receipt kept anywhere, this process included (repositories/wakeups.py).
             heard[RECOVERY_CHANNEL].append(recovery.wake)
             self.supervisor.spawn("recovery", recovery.run)
         if Role.SCHEDULER in roles:

@@ -9,7 +9,6 @@ import contextlib
 import random
 import time
 from collections import deque
-from collections.abc import Callable
 
 import structlog
 
@@ -42,16 +41,12 @@ class MockReceipts:
         self._due.append((time.monotonic() + self.delay, receipt))
         self._reported.set()
 
-    async def run(
-        self, stop: asyncio.Event, db: Database, on_early: Callable[[], None] | None = None
-    ) -> None:
+    async def run(self, stop: asyncio.Event, db: Database) -> None:
         """Apply the receipts that are due, a batch at a time, until `stop`; those still
-        waiting then are dropped (a real provider's receipts can be lost too). `on_early`
-        is called after a batch kept receipts whose send was not recorded yet (it wakes
-        this process's recovery sweep, which applies them)."""
+        waiting then are dropped (a real provider's receipts can be lost too)."""
         interval = min(max(self.delay, 0.05), 0.5)  # receipts due meanwhile make one batch
         while not stop.is_set():
-            await self.flush(db, on_early=on_early)
+            await self.flush(db)
             if self._due:  # the earliest first: reported in order, with the same delay
                 delay = max(self._due[0][0] - time.monotonic(), interval)
                 with contextlib.suppress(TimeoutError):
@@ -68,12 +63,7 @@ class MockReceipts:
                 for waiter in waiters:
                     waiter.cancel()
 
-    async def flush(
-        self,
-        database: Database,
-        limit: int = 5000,
-        on_early: Callable[[], None] | None = None,
-    ) -> int:
+    async def flush(self, database: Database, limit: int = 5000) -> int:
         now = time.monotonic()
         due: list[Receipt] = []
         while self._due and self._due[0][0] <= now and len(due) < limit:
@@ -87,6 +77,4 @@ class MockReceipts:
             log.exception("mock receipts not applied", count=len(due))
             return 0
         metrics.count_receipts("mock", counts)
-        if counts.early and on_early is not None:
-            on_early()
         return len(due)

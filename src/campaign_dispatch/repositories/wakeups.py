@@ -171,14 +171,21 @@ async def next_scheduled(session: AsyncSession, now: datetime) -> float | None:
 
 
 async def notify_recovery(session: AsyncSession) -> None:
-    """Wake recovery sweeps in other processes once this transaction commits (PostgreSQL;
-    on SQLite the caller wakes this process's in memory)."""
-    if _postgres(session):
-        await session.execute(select(func.pg_notify(RECOVERY_CHANNEL, "")))
+    """Wake the recovery sweeps of every process, this one's included, once this
+    transaction commits (PostgreSQL). SQLite needs no wake: with one writer at a time
+    the worker cannot record the id between the webhook's look and its commit, so a
+    receipt is kept early only while its message is still claimed, which keeps
+    recovery sweeping."""
+    await _notify(session, RECOVERY_CHANNEL)
 
 
 async def notify_schedule(session: AsyncSession) -> None:
     """Wake schedulers in other processes once this transaction commits (PostgreSQL; on
     SQLite the only scheduler is this process's, woken in memory)."""
+    await _notify(session, SCHEDULE_CHANNEL)
+
+
+async def _notify(session: AsyncSession, channel: str) -> None:
+    # PostgreSQL delivers a NOTIFY only if the transaction commits; SQLite has no LISTEN.
     if _postgres(session):
-        await session.execute(select(func.pg_notify(SCHEDULE_CHANNEL, "")))
+        await session.execute(select(func.pg_notify(channel, "")))

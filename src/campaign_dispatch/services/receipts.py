@@ -12,7 +12,7 @@ receipt a provider was told we have is in the database.
 import asyncio
 import contextvars
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -92,9 +92,6 @@ class WebhookIngest:
     database: Database
     region: str = _DEFAULT_REGION
     limit: int = 500
-    # Called after a commit that kept receipts whose send was not recorded yet: it wakes
-    # this process's recovery sweep, which applies them (other processes' hear a NOTIFY).
-    on_early: Callable[[], None] | None = None
     _pending: list[_Webhook] = field(default_factory=list)
     _drain: "asyncio.Task[None] | None" = None
 
@@ -148,8 +145,6 @@ class WebhookIngest:
         for segment, (counts, stored) in results.items():  # committed: count them
             metrics.count_receipts(segment, counts)
             metrics.INBOUND_MESSAGES.labels(segment).inc(stored)
-        if self.on_early is not None and any(c.early for c, _ in results.values()):
-            self.on_early()
 
 
 def _settle(webhook: _Webhook, error: BaseException | None) -> None:
