@@ -11,7 +11,8 @@ blocked the connection, which `unavailable_reason` (and so `/ready`) reports.
 
 The work itself lives beside it:
 - queue/topology.py: queue names and their declaration;
-- queue/consumer.py: consuming, with coalesced multiple acks;
+- queue/consumer.py: consuming, on a consume-only AMQP connection of its own, with
+  coalesced multiple acks;
 - queue/publisher.py: the relay's batches through aio-pika's supported publish API;
 - queue/rabbitmq_frames.py: the custom publish path, which writes aiormq's private
   channel state and is used only where that state is present (and where asked:
@@ -70,7 +71,6 @@ class RabbitQueue:
         self._relay: BatchPublisher | None = None  # the relay's own confirm channel
         self._relay_channel: AbstractChannel | None = None
         self._consumer: Consumer | None = None
-        self._consume_connection: AbstractRobustConnection | None = None
         self._lock = asyncio.Lock()
 
     async def _open(self, purpose: str) -> AbstractRobustConnection:
@@ -154,8 +154,8 @@ class RabbitQueue:
             return "broker unreachable"
         if await _blocked(self._connection):
             return BLOCKED
-        consuming = self._consume_connection
-        if consuming is not None and not consuming.connected.is_set():
+        consumer = self._consumer
+        if consumer is not None and not consumer.connected:
             return "consumer connection lost (reconnecting)"
         return None
 
@@ -178,11 +178,7 @@ class RabbitQueue:
     async def close(self) -> None:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            await consumer.stop()
-            await consumer.drain_acks()  # before the channel closes
-        consuming, self._consume_connection = self._consume_connection, None
-        if consuming is not None:
-            await consuming.close()
+            await consumer.close()  # the last coalesced acks go out first
         if self._connection is not None:
             await self._connection.close()
             self._connection = self._channel = None
@@ -242,14 +238,8 @@ class RabbitQueue:
     async def start_consuming(self, on_delivery: DeliveryCallback, prefetch: int) -> None:
         """Consume on a connection of its own, which never publishes (see the module doc)."""
         await self._publish_channel()  # the topology is declared
-        async with self._lock:
-            if self._consume_connection is None or self._consume_connection.is_closed:
-                try:
-                    self._consume_connection = await self._open("consume")
-                except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
-                    raise QueueUnavailable(f"RabbitMQ unreachable: {exc!r}") from exc
-        consumer = Consumer(self.name)
-        await consumer.start(self._consume_connection, on_delivery, prefetch)
+        consumer = Consumer(self.url, self.name, self.connect_timeout)
+        await consumer.start(on_delivery, prefetch)
         self._consumer = consumer
 
     async def stop_consuming(self) -> None:
