@@ -3,9 +3,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
-from campaign_dispatch.models import OutboundMessage
+from campaign_dispatch.models import OutboundMessage, OutboxRange
 from tests.harness import Process
 
 
@@ -29,6 +29,44 @@ async def messages(runtime: Process, campaign_id: int) -> list[OutboundMessage]:
             .order_by(OutboundMessage.id)
         )
         return list(rows.all())
+
+
+async def unpublished(runtime: Process, campaign_id: int) -> set[int]:
+    """The campaign's messages still to publish: unmarked (`enqueued_at` NULL), or born
+    stamped and still covered by an outbox range (PostgreSQL's sends)."""
+    m = OutboundMessage
+    covered = select(OutboxRange.id).where(
+        and_(
+            OutboxRange.campaign_id == m.campaign_id,
+            m.id.between(OutboxRange.next_id, OutboxRange.last_id),
+            m.enqueued_at == OutboxRange.stamp,
+        )
+    )
+    async with runtime.sessions() as session:
+        rows = await session.scalars(
+            select(m.id).where(
+                m.campaign_id == campaign_id,
+                m.status == "pending",
+                m.enqueued_at.is_(None) | covered.exists(),
+            )
+        )
+        return set(rows.all())
+
+
+async def take(runtime: Process, limit: int, hold_seconds: float) -> Any:
+    """What a relay's look takes: marked messages due, else a piece of a range."""
+    from datetime import timedelta
+
+    from campaign_dispatch.clock import utcnow
+
+    outbox = runtime.resources.repositories.outbox
+    hold = timedelta(seconds=hold_seconds)
+    async with runtime.resources.database.statement_sessions.begin() as session:
+        batch = await outbox.take_due(session, utcnow(), limit, hold)
+    if batch.batch_id is None:
+        async with runtime.resources.database.statement_sessions.begin() as session:
+            batch = await outbox.take_range(session, limit, hold)
+    return batch
 
 
 async def send_to_new_customers(

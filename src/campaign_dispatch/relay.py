@@ -1,8 +1,10 @@
 """The transactional outbox relay: publishes committed messages that are due and unpublished.
 
-A message row is its own outbox entry (`enqueued_at IS NULL`). The relay marks a batch
-published in one short statement (SKIP LOCKED, so several relays share the work), then
-publishes it with confirms, holding no transaction or row lock while the broker answers.
+A message row is its own outbox entry (`enqueued_at IS NULL`), or on PostgreSQL a send's
+messages are covered by one outbox range (repositories/outbox.py). The relay marks a
+batch published, or takes a piece of a range, in one short statement (SKIP LOCKED, so
+several relays share the work), then publishes it with confirms, holding no transaction
+or row lock while the broker answers.
 If the broker is down, refuses, or does not confirm within PUBLISH_TIMEOUT_SECONDS, the
 batch is given back (unpublished again) and tried later; if this process dies between
 the mark and the confirms, the batch's record outlives it and the recovery sweep gives
@@ -70,8 +72,13 @@ class Relay:
         self._wake.set()
 
     async def publish_due(self) -> int:
+        # Marked messages first (retries, resumed or recovered ones: usually few), then a
+        # piece of a send's range, so that a large send does not hold them back.
         async with self.database.statement_sessions.begin() as session:
             batch = await self.outbox.take_due(session, utcnow(), self.batch_size, self.hold)
+        if batch.batch_id is None:
+            async with self.database.statement_sessions.begin() as session:
+                batch = await self.outbox.take_range(session, self.batch_size, self.hold)
         if batch.batch_id is None:
             return 0
         jobs = [Job(d.message_id, d.attempt) for d in batch.messages]

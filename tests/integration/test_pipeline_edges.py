@@ -32,9 +32,11 @@ async def test_a_stale_publish_mark_leaves_a_newer_attempt_unpublished(
 ):
     campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 1)
     [message] = await messages(runtime, campaign_id)
-    async with runtime.sessions() as session, session.begin():  # it moved on to attempt 2
+    async with runtime.sessions() as session, session.begin():  # a retry: attempt 2, unpublished
         await session.execute(
-            update(OutboundMessage).where(OutboundMessage.id == message.id).values(retry_count=2)
+            update(OutboundMessage)
+            .where(OutboundMessage.id == message.id)
+            .values(retry_count=2, enqueued_at=None)
         )
     outbox = runtime.resources.repositories.outbox
     async with runtime.sessions() as session, session.begin():  # attempt 1's job is marked late

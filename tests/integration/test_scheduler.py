@@ -163,7 +163,7 @@ async def test_a_release_that_fails_midway_is_rolled_back_and_redone_once(
     await make_due(runtime, campaign_id)
     seen = []
 
-    async def crash(session, released_id, customer_ids, now, segment=None):
+    async def crash(session, released_id, customer_ids, now, segment=None, stamp=None):
         seen.append(await session.scalar(select(Campaign.status).where(Campaign.id == released_id)))
         raise RuntimeError("process died")
 
@@ -199,10 +199,10 @@ async def test_a_campaign_that_cannot_be_released_does_not_hold_up_later_ones(
     await make_due(runtime, healthy)
     real_create_messages = messages_repo.create_pending
 
-    async def fail_for_broken(session, campaign_id, customer_ids, now, segment=None):
+    async def fail_for_broken(session, campaign_id, customer_ids, now, segment=None, stamp=None):
         if campaign_id == broken:
             raise RuntimeError("poison campaign")
-        return await real_create_messages(session, campaign_id, customer_ids, now, segment)
+        return await real_create_messages(session, campaign_id, customer_ids, now, segment, stamp)
 
     monkeypatch.setattr(messages_repo, "create_pending", fail_for_broken)
     with capture_logs() as logs:

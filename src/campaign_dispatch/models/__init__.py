@@ -14,7 +14,7 @@ from campaign_dispatch.models.message import (
     OutboundMessage,
     ProviderRate,
 )
-from campaign_dispatch.models.relay_batch import RelayBatch
+from campaign_dispatch.models.relay_batch import OutboxRange, RelayBatch
 
 __all__ = [
     "Base",
@@ -29,6 +29,7 @@ __all__ = [
     "InboundMessage",
     "MessageAttempt",
     "OutboundMessage",
+    "OutboxRange",
     "ProviderRate",
     "RelayBatch",
 ]

@@ -58,12 +58,14 @@ async def create_pending(
     customer_ids: Sequence[int] | None,
     now: datetime,
     segment: Mapping[str, str] | None = None,
+    enqueued_at: datetime | None = None,
 ) -> Queued:
     """Insert one pending message per customer (the given ids, else the customers of the
     segment, else the stored audience) who has not opted out, set-based: one INSERT …
     SELECT whatever the size, and (segment, stored audience) one count of those left out.
     Ids of no customer still go in, so that the foreign key names them: once the insert
-    succeeded, every given id it left out is an opted-out customer's."""
+    succeeded, every given id it left out is an opted-out customer's. `enqueued_at`: the
+    outbox's birth stamp (OutboxRepository.birth_stamp)."""
     gone = aliased(Customer, name="opted_out")
 
     def not_opted_out(column: Any) -> ColumnElement[bool]:
@@ -96,6 +98,7 @@ async def create_pending(
         literal(now),
         literal(now),
         literal(now),
+        literal(enqueued_at, type_=OutboundMessage.enqueued_at.type),
     )
     result = await session.execute(
         insert(OutboundMessage).from_select(
@@ -107,6 +110,7 @@ async def create_pending(
                 "available_at",
                 "created_at",
                 "updated_at",
+                "enqueued_at",
             ],
             rows,
         )

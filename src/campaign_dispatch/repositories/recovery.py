@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaign_dispatch.models import Campaign, MessageAttempt, RelayBatch
+from campaign_dispatch.models import Campaign, MessageAttempt, OutboxRange, RelayBatch
 from campaign_dispatch.models import OutboundMessage as M
 from campaign_dispatch.repositories.dbclock import pg_now
 from campaign_dispatch.repositories.messages import PARKED_AT
@@ -129,8 +129,9 @@ class RecoveryRepository:
 
     async def forget_enqueued(self, session: AsyncSession) -> int:
         """The in-process queue starts empty: every pending job is unpublished again (and
-        no relay batch is waiting for confirms any more)."""
+        no relay batch is waiting for confirms any more, nor any range to be read)."""
         await session.execute(delete(RelayBatch))
+        await session.execute(delete(OutboxRange))
         result = await session.execute(
             update(M)
             .where(

@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaign_dispatch.models import Campaign, CampaignAudience, EarlyReceipt, RelayBatch
+from campaign_dispatch.models import (
+    Campaign,
+    CampaignAudience,
+    EarlyReceipt,
+    OutboxRange,
+    RelayBatch,
+)
 from campaign_dispatch.models import OutboundMessage as M
 from campaign_dispatch.repositories.dbclock import pg_now
 from campaign_dispatch.repositories.messages import PARKED_AT
@@ -77,6 +83,11 @@ def _published() -> Any:
     )
 
 
+def _ranges() -> Any:
+    """A send's range still to publish (repositories/outbox.py)."""
+    return select(OutboxRange.id).exists()
+
+
 def _next_unpublished() -> Any:
     """The earliest due time of a message still to publish (ix_outbound_messages_outbox):
     a retry's backoff, a message held for its send window, or one due now."""
@@ -91,9 +102,11 @@ async def relay_plan(session: AsyncSession, now: datetime) -> Plan:
     """For the outbox relay: busy while a claim or a published job may still turn into a
     retry (the worker writes those without waking anyone); otherwise the earliest
     unpublished message's due time."""
-    busy, next_at, clock = await _read(
-        session, now, or_(_claimed(), _published()), _next_unpublished()
+    busy, next_at, ranges, clock = await _read(
+        session, now, or_(_claimed(), _published()), _next_unpublished(), _ranges()
     )
+    if ranges:  # a range to read (given back, say): due now
+        return Plan(True, 0.0)
     return Plan(bool(busy), _seconds(next_at, clock))
 
 

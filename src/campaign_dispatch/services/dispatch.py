@@ -58,9 +58,11 @@ async def send(
     try:
         # The foreign key checks every customer id as the rows go in; only when it
         # fails do we look for which ids are missing, to name them.
+        now = utcnow()
+        stamp = outbox.birth_stamp(now)
         async with session.begin_nested():
             queued = await messages_repo.create_pending(
-                session, campaign_id, recipients, utcnow(), segment
+                session, campaign_id, recipients, now, segment, stamp
             )
     except IntegrityError:
         if recipients is not None:
@@ -79,6 +81,7 @@ async def send(
         )
     if not await campaigns_repo.transition(session, campaign_id, SENDABLE, CampaignStatus.SENDING):
         raise CampaignNotSendable(f"Campaign {campaign_id} changed state during the send")
+    await outbox.cover(session, campaign_id, stamp)
     await outbox.notify(session)
     return SendResponse(
         campaign_id=campaign_id,
@@ -100,13 +103,16 @@ async def release_scheduled(
     campaign = await campaigns_repo.lock(session, campaign_id)
     if campaign is None or campaign.status != CampaignStatus.SCHEDULED:
         return None
+    now = utcnow()
+    stamp = outbox.birth_stamp(now)
     queued = await messages_repo.create_pending(
-        session, campaign_id, None, utcnow(), campaign.segment
+        session, campaign_id, None, now, campaign.segment, stamp
     )
     if queued.opted_out:
         log.info("scheduled send left out opted-out customers", skipped=queued.opted_out)
     scheduled = (CampaignStatus.SCHEDULED,)
     if not await campaigns_repo.transition(session, campaign_id, scheduled, CampaignStatus.SENDING):
         raise CampaignNotSendable(f"Campaign {campaign_id} changed state during its release")
+    await outbox.cover(session, campaign_id, stamp)
     await outbox.notify(session)
     return queued.messages
