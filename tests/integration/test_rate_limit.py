@@ -114,3 +114,32 @@ async def test_a_send_woken_late_past_its_slot_takes_a_new_one(runtime, monkeypa
     assert granted
     assert len(slept) >= 1 and waited >= 0.3
     assert reserved == [1, 1], reserved  # the late one asked for a new slot
+
+
+async def test_a_slot_counts_from_the_clock_reading_not_from_the_slow_return(runtime, monkeypatch):
+    """The reservation's commit and a busy event loop delay its answer by a different
+    amount each batch; counted from the answer, the batches' slots would shift and
+    overlap at the provider. The send goes when its slot comes by the clock that was
+    read."""
+    from campaign_dispatch.worker import rate_limit
+
+    real_reserve = rates.reserve
+    reservations: list[rates.Reservation] = []
+
+    async def slow_reserve(session, channel, costs, rate, budget):
+        reservation = await real_reserve(session, channel, costs, rate, budget)
+        reservations.append(reservation)
+        await asyncio.sleep(0.06)  # the commit and the loop, slow this time
+        return reservation
+
+    monkeypatch.setattr(rate_limit.rates, "reserve", slow_reserve)
+    limit = rate_limit.SharedRateLimit(runtime.resources.database, {"sms": 5}, budget=10)
+    assert (await limit.wait("sms", 1))[0]  # the first slot: now
+    granted, _ = await limit.wait("sms", 1)  # the next, 0.2 s after it
+    went = time.monotonic()
+    assert granted
+    second = reservations[-1]
+    slot = second.slots[0]
+    assert slot is not None
+    due = second.read_at + (slot - second.now)
+    assert 0 <= went - due < 0.03, went - due

@@ -3,7 +3,9 @@
 Slots are spaced 1/rate apart (times a slowdown after throttled answers), so no second
 at the provider holds more than the rate, however many workers share the row. Times are
 epoch seconds by the database's clock on PostgreSQL (every worker agrees on it) and by
-this process's on SQLite (one machine). The row is locked for the reservation only.
+this process's on SQLite (one machine); each worker places them on its own monotonic
+clock from the moment it read that clock (`Reservation.read_at`). The row is locked for
+the reservation only.
 """
 
 import time
@@ -23,6 +25,7 @@ RECOVERY_SECONDS = 30.0
 @dataclass(frozen=True)
 class Reservation:
     now: float  # the clock the slots are on
+    read_at: float  # time.monotonic() as `now` was read: where the slots fall locally
     slots: list[float | None]  # per request: when it may go; None: not within the budget
     next_free: float  # when the first slot after these is
 
@@ -32,14 +35,14 @@ def _slowdown(row: ProviderRate, now: float) -> float:
     return 1.0 + max(0.0, row.slowdown - 1.0) * worn
 
 
-async def _locked(session: AsyncSession, channel: str) -> tuple[ProviderRate, float]:
+async def _locked(session: AsyncSession, channel: str) -> tuple[ProviderRate, float, float]:
     postgres = session.get_bind().dialect.name == "postgresql"
     clock = func.extract("epoch", func.clock_timestamp()) if postgres else literal(time.time())
     statement = select(ProviderRate, clock).where(ProviderRate.channel == channel)
     if postgres:
         statement = statement.with_for_update()
     row, now = (await session.execute(statement)).one()
-    return row, float(now)
+    return row, float(now), time.monotonic()
 
 
 async def reserve(
@@ -47,7 +50,7 @@ async def reserve(
 ) -> Reservation:
     """A slot for each request in order (a request of cost n takes n slots: an SMS of n
     segments), as long as it starts within `budget` seconds; the rest get none."""
-    row, now = await _locked(session, channel)
+    row, now, read_at = await _locked(session, channel)
     interval = _slowdown(row, now) / rate
     at = max(row.next_slot, now)
     slots: list[float | None] = []
@@ -60,13 +63,13 @@ async def reserve(
     await session.execute(
         update(ProviderRate).where(ProviderRate.channel == channel).values(next_slot=at)
     )
-    return Reservation(now, slots, at)
+    return Reservation(now, read_at, slots, at)
 
 
 async def slow_down(session: AsyncSession, channel: str, retry_after: float | None) -> None:
     """The provider throttled us: halve the rate (once a second at most, however many
     answers a burst brings), and send nothing before its Retry-After."""
-    row, now = await _locked(session, channel)
+    row, now, _ = await _locked(session, channel)
     current = _slowdown(row, now)
     slowdown = current if now - row.slowed_at < 1.0 else min(MAX_SLOWDOWN, current * 2)
     await session.execute(

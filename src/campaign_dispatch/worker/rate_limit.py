@@ -3,6 +3,7 @@ together, one reservation in the database answers them all, and each then waits 
 own slot. Nothing touches the database per message."""
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -12,14 +13,14 @@ from campaign_dispatch.db import Database
 from campaign_dispatch.repositories import rates
 from campaign_dispatch.statuses import Channel
 
-# How late past its slot a request may still go (at 200/s, ten slots' worth).
-LATE_SECONDS = 0.05
+# How late past its slot a request may still go (at 200/s, four slots' worth).
+LATE_SECONDS = 0.02
 
 
 @dataclass
 class _Ask:
     cost: int
-    answer: asyncio.Future[tuple[bool, float]]
+    answer: asyncio.Future[tuple[bool, float, float]]
 
 
 @dataclass
@@ -38,31 +39,36 @@ class SharedRateLimit:
         """(True, seconds waited) once this request's slot has come; (False, seconds) at
         once when no slot is free within the budget: try again in that many seconds.
 
+        A slot is placed on this process's monotonic clock from the moment the database's
+        clock was read, not from when the reservation came back: the commit and a busy
+        event loop would otherwise shift each batch's slots by a different delay, and the
+        shifted batches overlap at the provider. A timer that fires early (the event
+        loop's clock is read once per iteration) sleeps the rest.
+
         A request woken more than LATE_SECONDS past its slot (the process was busy: a
         batch being recorded, the event loop behind) does not go at once: the requests
         of the slots it slept through would all go with it, a burst at the provider.
         It takes a new slot instead, once; its old one stays unused."""
         if not self.limits(channel):
             return True, 0.0
-        loop = asyncio.get_running_loop()
-        waited = 0.0
+        started = time.monotonic()
         for attempt in range(2):
-            granted, seconds = await self._ask(channel, cost)
+            granted, seconds, due = await self._ask(channel, cost)
             if not granted:
                 return False, seconds
             if seconds <= 0:
-                return True, waited
-            due = loop.time() + seconds
+                return True, time.monotonic() - started
             metrics.RATE_LIMIT_WAIT_SECONDS.labels(channel).inc(seconds)
-            await self.sleep(seconds)
-            late = loop.time() - due
-            waited += seconds + late
-            if late <= LATE_SECONDS or attempt == 1:
+            while (remaining := due - time.monotonic()) > 0:
+                await self.sleep(remaining)
+            if time.monotonic() - due <= LATE_SECONDS or attempt == 1:
                 break
             metrics.RATE_LIMIT_LATE.labels(channel).inc()
-        return True, waited
+        return True, time.monotonic() - started
 
-    async def _ask(self, channel: Channel, cost: int) -> tuple[bool, float]:
+    async def _ask(self, channel: Channel, cost: int) -> tuple[bool, float, float]:
+        """(granted, seconds from the reservation's reading to the slot, or until one
+        is free; the slot on time.monotonic())."""
         ask = _Ask(cost, asyncio.get_running_loop().create_future())
         pending = self._asks[channel]
         pending.append(ask)
@@ -94,9 +100,11 @@ class SharedRateLimit:
                 continue
             if slot is None:
                 metrics.RATE_LIMIT_DEFERRED.labels(channel).inc()
-                ask.answer.set_result((False, reservation.next_free - reservation.now))
+                wait = reservation.next_free - reservation.now
+                ask.answer.set_result((False, wait, reservation.read_at + wait))
             else:
-                ask.answer.set_result((True, max(0.0, slot - reservation.now)))
+                wait = max(0.0, slot - reservation.now)
+                ask.answer.set_result((True, wait, reservation.read_at + wait))
 
     async def throttled(self, channel: Channel, retry_after: float | None) -> None:
         if not self.limits(channel):
