@@ -16,8 +16,8 @@ Followed:
 
 Why not the official SDK: `africastalking` (PyPI) sends with blocking `requests`, which
 would stall the worker's event loop for the whole round trip (or cost a thread per
-send); the API is one form POST, so this is a thin client on the shared pooled
-aiohttp session (providers/http.py).
+send); the API is one form POST, so this is a thin client on the shared pooled HTTP
+client (providers/http.py).
 
 Africa's Talking does not sign its callbacks. The callback URLs registered in its
 dashboard carry a secret instead, `?token=AT_CALLBACK_TOKEN`, which the handler checks

@@ -6,10 +6,10 @@ request (`build_request`, an `OutboundRequest`) and reads its provider's answer
 (`read_accepted`, `read_error`, from a `ProviderResponse`, using the one code →
 ProviderOutcome table in its module). Everything else is here:
 
-- one aiohttp `ClientSession` per sender instance, so per provider per process (the
-  registry builds a provider chosen for both channels once), opened on the first send:
-  WORKER_CONCURRENCY connections at most, capped at PROVIDER_MAX_CONNECTIONS, kept alive;
-  a send beyond them waits for one before its timeout starts;
+- one HTTP client per sender instance, so per provider per process (the registry builds
+  a provider chosen for both channels once): WORKER_CONCURRENCY connections at most,
+  capped at PROVIDER_MAX_CONNECTIONS, kept alive; a send beyond them waits for one
+  before its timeout starts;
 - the timeout: `min(PROVIDER_TIMEOUT_SECONDS, LEASE_SECONDS / 4)` for the whole
   exchange, so an attempt always ends well inside the worker's lease;
 - transport errors and timeouts → RETRYABLE; HTTP 429 → THROTTLED with `Retry-After`
@@ -19,13 +19,12 @@ ProviderOutcome table in its module). Everything else is here:
 - `send()` never raises for an answer or a transport failure: every one is a SendResult
   with `code` (the provider's code as a string) and `detail` (a short message).
 
-Why aiohttp rather than httpx (the choice first recorded for outbound HTTP): measured
-against the fake provider on loopback with 64 sends in flight, an httpx send cost
-~2 000 µs of the worker's CPU (its connection pool rescans every connection and waiting
-request whenever one starts or ends, even in pools of 8), the same send through httpx's
-client on an aiohttp transport ~650 µs, and a bare aiohttp send ~280 µs
-(docs/providers.md). One send per message makes that most of the provider path's cost,
-so the adapters speak aiohttp directly, through the two small types below.
+The client is our own (providers/client.py: kept-alive connections on asyncio protocols,
+answers parsed by httptools) because one send per message makes its cost most of the
+provider path's: measured against the fake provider on loopback, 64 sends in flight, an
+httpx send cost ~2 000 µs of the worker's CPU (its pool rescans every connection and
+waiting request whenever one starts or ends), an aiohttp send ~210 µs, ours ~40 µs
+(docs/providers.md).
 """
 
 import asyncio
@@ -40,10 +39,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from campaign_dispatch.config import Settings
 from campaign_dispatch.providers.base import SendRequest, SendResult
+from campaign_dispatch.providers.client import HttpClient, HttpError
 from campaign_dispatch.statuses import ProviderOutcome
 
 DETAIL_LIMIT = 300  # characters of a provider's message kept in `detail`
@@ -165,23 +163,10 @@ class HttpSender:
         self.max_connections = max(
             1, min(settings.worker_concurrency, settings.provider_max_connections)
         )
-        # Sends beyond the connections wait here, outside the timeout (aiohttp's would
-        # count the wait for a pooled connection against it).
+        # Sends beyond the connections wait here, outside the timeout: at most
+        # max_connections exchanges run, so the client never opens more connections.
         self._slots = asyncio.Semaphore(self.max_connections)
-        self._session: aiohttp.ClientSession | None = None
-
-    def _open(self) -> aiohttp.ClientSession:
-        """The session, opened on first use (aiohttp binds it to the running loop)."""
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self.max_connections, limit_per_host=0, ttl_dns_cache=300
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                cookie_jar=aiohttp.DummyCookieJar(),  # a provider's cookies mean nothing here
-            )
-        return self._session
+        self.client = HttpClient()
 
     # -- what an adapter implements -------------------------------------------------
 
@@ -210,22 +195,18 @@ class HttpSender:
     async def _exchange(self, outbound: OutboundRequest) -> ProviderResponse | SendResult:
         """The provider's answer, or the RETRYABLE result of a transport failure."""
         try:
-            async with self._open().request(
-                outbound.method,
-                outbound.url,
-                data=outbound.body,
-                headers=outbound.headers,
-                allow_redirects=False,
-            ) as answer:
-                content = await answer.read()
-                return ProviderResponse(answer.status, answer.reason or "", answer.headers, content)
+            async with asyncio.timeout(self.timeout):
+                answer = await self.client.request(
+                    outbound.method, outbound.url, outbound.headers, outbound.body
+                )
+            return ProviderResponse(answer.status, answer.reason, answer.headers, answer.content)
         except TimeoutError as exc:
             return SendResult(
                 ProviderOutcome.RETRYABLE,
                 code="timeout",
                 detail=f"no answer within {self.timeout:g}s ({type(exc).__name__})",
             )
-        except aiohttp.ClientError as exc:  # connection refused or reset, protocol errors
+        except HttpError as exc:  # connection refused or reset, an answer not HTTP
             return SendResult(
                 ProviderOutcome.RETRYABLE,
                 code="transport",
@@ -264,9 +245,7 @@ class HttpSender:
         )
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self.client.aclose()
 
 
 # -- what the webhook handlers share ----------------------------------------------
