@@ -71,3 +71,53 @@ async def test_inbound_over_http(fake_calling_back: FakeProvider, recorder: Reco
     assert answer.json()["url"].startswith(recorder.base_url + "/webhooks/africastalking/inbound")
     [request] = recorder.requests
     assert request.query == "token=at-callback-token"
+
+
+async def _raw_exchange(fake: FakeProvider, raw: bytes, answers: int) -> list[bytes]:
+    """Write raw bytes to the fake's socket; read `answers` HTTP answers (heads and
+    Content-Length bodies) or until it closes."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    assert fake.base_url is not None
+    url = urlsplit(fake.base_url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(raw)
+    got: list[bytes] = []
+    try:
+        for _ in range(answers):
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+            got.append(head + await reader.readexactly(length))
+        tail = await asyncio.wait_for(reader.read(), 5) if b"close" in raw.lower() else b""
+        assert tail == b""
+    finally:
+        writer.close()
+    return got
+
+
+async def test_the_server_answers_a_chunked_body_and_pipelined_requests_in_order(
+    fake: FakeProvider,
+):
+    chunked = (
+        b"POST /version1/messaging HTTP/1.1\r\nHost: x\r\napiKey: k\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"9\r\nusername=\r\n1b\r\nu&to=%2B2547&message=hi+you\r\n0\r\n\r\n"
+    )
+    health = b"GET /_fake/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    first, second = await _raw_exchange(fake, chunked + health, 2)
+    assert first.startswith(b"HTTP/1.1 201 Created\r\n")
+    assert second.startswith(b"HTTP/1.1 200 OK\r\n") and b"Connection: close" in second
+    assert second.endswith(b'{"status": "ok"}')
+    (received,) = fake.received()
+    assert received.form() == {"username": "u", "to": "+2547", "message": "hi you"}
+
+
+async def test_the_server_refuses_what_is_not_http(fake: FakeProvider):
+    (answer,) = await _raw_exchange(fake, b"HELLO\x00 there\r\n\r\n", 1)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert fake.received() == []

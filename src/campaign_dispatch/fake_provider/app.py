@@ -1,8 +1,9 @@
-"""The fake provider: one ASGI app speaking all four wire formats, recording every
+"""The fake provider: one handler speaking all four wire formats, recording every
 request, answering as told, and calling back with signed receipts and inbound messages.
 
-A bare ASGI callable rather than a framework app: it is benchmarked at thousands of
-requests a second, and each send costs one body read, one small parse and one answer.
+`FakeProvider.handle` takes a parsed request and returns its answer; server.py serves it
+over HTTP/1.1. No framework: it is benchmarked at thousands of requests a second beside
+the service on the same cores, and each send costs one small parse and one answer.
 
 Control endpoints (JSON):
 - `GET /_fake/requests[?provider=…]`, `DELETE /_fake/requests`: what was received.
@@ -23,24 +24,18 @@ import random
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-import aiohttp
-
 from campaign_dispatch.fake_provider import wire
 from campaign_dispatch.fake_provider.wire import Callback, Secrets, Sent
+from campaign_dispatch.providers.client import HttpClient, HttpError
 from campaign_dispatch.statuses import ProviderOutcome
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 ALIASES = {wire.WHATSAPP: wire.WHATSAPP_CLOUD, "*": "*"}
 CALLBACK_WORKERS = 32
 CALLBACK_ATTEMPTS = 3
+CALLBACK_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -141,7 +136,7 @@ class _Window:
 
 
 class FakeProvider:
-    """The app (`self` is the ASGI callable) and its state, usable in-process."""
+    """The handler and its state, usable in-process."""
 
     def __init__(
         self,
@@ -160,7 +155,7 @@ class FakeProvider:
         self._random = random.Random(seed)
         self._queue: asyncio.Queue[tuple[float, Callback]] | None = None
         self._workers: list[asyncio.Task[None]] = []
-        self._client: aiohttp.ClientSession | None = None
+        self._client: HttpClient | None = None
         self._callback_done = asyncio.Event()
         self.base_url: str | None = None  # set by whoever serves it
 
@@ -216,13 +211,9 @@ class FakeProvider:
     async def start(self) -> None:
         if self._client is not None:
             return
-        # aiohttp, as the adapters: an httpx request cost about seven times the CPU of
-        # an aiohttp one (providers/http.py), and a busy run sends a receipt per message.
-        self._client = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=CALLBACK_WORKERS),
-            timeout=aiohttp.ClientTimeout(total=10.0),
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        # The adapters' client: a busy run sends a receipt per message, on the same
+        # cores as the service it measures. CALLBACK_WORKERS bounds its connections.
+        self._client = HttpClient()
         self._queue = asyncio.Queue()
         self._workers = [
             asyncio.create_task(self._callback_worker()) for _ in range(CALLBACK_WORKERS)
@@ -236,7 +227,7 @@ class FakeProvider:
                 await task
         self._workers = []
         if self._client is not None:
-            await self._client.close()
+            await self._client.aclose()
             self._client = None
 
     # -- callbacks -------------------------------------------------------------------
@@ -268,11 +259,11 @@ class FakeProvider:
         for attempt in range(CALLBACK_ATTEMPTS):
             record.sent_at = time.time()
             try:
-                async with self._client.post(
-                    callback.url, data=callback.body, headers=callback.headers
-                ) as response:
-                    await response.read()
-            except (aiohttp.ClientError, TimeoutError) as exc:
+                async with asyncio.timeout(CALLBACK_TIMEOUT_SECONDS):
+                    response = await self._client.request(
+                        "POST", callback.url, callback.headers, callback.body
+                    )
+            except (HttpError, TimeoutError) as exc:
                 record.error = f"{type(exc).__name__}: {exc}"
             else:
                 record.status, record.error = response.status, None
@@ -283,42 +274,28 @@ class FakeProvider:
         self._callback_done.set()
         return record
 
-    # -- ASGI ------------------------------------------------------------------------
+    # -- HTTP ------------------------------------------------------------------------
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        method: str = scope["method"]
-        path: str = scope["path"]
+    async def handle(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> wire.Answer:
+        """The answer to one request (`path` decoded, `headers` with lower-case names)."""
         if path.startswith("/_fake/"):
-            await self._control(method, path, scope, body, send)
-            return
+            return await self._control(method, path, query, body)
         provider = wire.provider_for(method, path)
-        record = RecordedRequest(
-            provider,
-            method,
-            path,
-            scope.get("query_string", b"").decode("latin-1"),
-            scope["headers"],
-            body,
-            time.time(),
-        )
+        record = RecordedRequest(provider, method, path, query, headers, body, time.time())
         self.requests.append(record)
         if provider is None:
             answer = wire.Answer(404, b'{"error": "no such endpoint"}')
         else:
             answer = await self._answer_send(provider, record, path, body)
         record.status, record.answer = answer.status, answer.body
-        await _respond(send, answer.status, answer.body, answer.content_type, answer.headers)
+        return answer
 
     async def _answer_send(
         self, provider: str, record: RecordedRequest, path: str, body: bytes
@@ -351,13 +328,13 @@ class FakeProvider:
             self._schedule_receipt(sent, behaviour)
         return answer
 
-    async def _control(self, method: str, path: str, scope: Scope, body: bytes, send: Send) -> None:
-        query = dict(urllib.parse.parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    async def _control(self, method: str, path: str, query: str, body: bytes) -> wire.Answer:
+        params = dict(urllib.parse.parse_qsl(query))
         try:
-            status, data = await self._control_answer(method, path, query, body)
+            status, data = await self._control_answer(method, path, params, body)
         except (ValueError, TypeError, KeyError) as exc:
             status, data = 400, {"error": str(exc)}
-        await _respond(send, status, json.dumps(data).encode())
+        return wire.Answer(status, json.dumps(data).encode())
 
     async def _control_answer(
         self, method: str, path: str, query: dict[str, str], body: bytes
@@ -391,30 +368,3 @@ class FakeProvider:
             )
             return 200, {"url": record.url, "status": record.status, "error": record.error}
         return 404, {"error": "no such endpoint"}
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await self.start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-
-async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    content_type: str = wire.JSON,
-    headers: list[tuple[str, str]] | None = None,
-) -> None:
-    raw = [
-        (b"content-type", content_type.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    raw.extend((k.lower().encode(), v.encode()) for k, v in headers or ())
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
