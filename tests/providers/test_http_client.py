@@ -169,7 +169,8 @@ async def test_refused_connection_is_a_transport_error() -> None:
         await post(client, url)
 
 
-async def test_a_timed_out_exchange_closes_its_connection() -> None:
+@pytest.mark.parametrize("how", ["its timeout", "cancelled by the caller"])
+async def test_a_timed_out_exchange_closes_its_connection(how: str) -> None:
     """The answer to an exchange given up on could still arrive: the connection goes,
     and the next request gets a fresh one and its own answer."""
     calls = 0
@@ -187,9 +188,16 @@ async def test_a_timed_out_exchange_closes_its_connection() -> None:
 
     async with serving(slow_first) as (url, connections):
         client = HttpClient()
+
+        async def given_up() -> None:
+            if how == "its timeout":
+                await client.request("POST", url + "/send", {}, b"a=1", within=0.1)
+            else:
+                async with asyncio.timeout(0.1):
+                    await post(client, url)
+
         with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.1):
-                await post(client, url)
+            await given_up()
         second = await post(client, url)
         await client.aclose()
     assert second.content == b"{}"

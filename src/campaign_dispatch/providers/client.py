@@ -19,9 +19,9 @@ What it does, and all it does, since the adapters need no more:
   request written into a connection the server is closing is lost);
 - no redirects, proxies, cookies or compression (it sends no Accept-Encoding).
 
-The caller bounds the exchange (`asyncio.timeout`); a connection whose exchange did not
-finish, for a timeout, a cancellation or an error, is closed, never reused: its answer
-could still arrive. How many connections exist is the caller's concern too (the
+`request(..., within=)` bounds the exchange, connecting included; a connection whose
+exchange did not finish, for a timeout, a cancellation or an error, is closed, never
+reused: its answer could still arrive. How many connections exist is the caller's concern too (the
 adapters' semaphore): the client opens one whenever none is idle.
 """
 
@@ -179,19 +179,33 @@ class _Connection(asyncio.Protocol):
     def reusable(self) -> bool:
         return not self.closed and self._complete
 
-    async def exchange(self, head: bytes, body: bytes) -> Response:
+    async def exchange(self, head: bytes, body: bytes, deadline: float | None) -> Response:
+        """The answer, or TimeoutError at `deadline` (the loop's clock; None: no limit).
+        One timer handle, not an `asyncio.timeout` scope: this runs once per message."""
         if self.transport is None or self.closed:
             raise HttpError("connection closed")
         self._reset()
-        answer: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Response] = loop.create_future()
         self._answer = answer
         self.transport.writelines((head, body))
-        return await answer
+        if deadline is None:
+            return await answer
+        timer = loop.call_at(deadline, _time_out, answer)
+        try:
+            return await answer
+        finally:
+            timer.cancel()
 
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
+
+
+def _time_out(answer: "asyncio.Future[Response]") -> None:
+    if not answer.done():
+        answer.set_exception(TimeoutError("no answer in time"))
 
 
 class HttpClient:
@@ -202,6 +216,9 @@ class HttpClient:
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._busy: set[_Connection] = set()
         self._targets: dict[str, _Target] = {}
+        # The request head up to Content-Length, per method, URL and headers: an adapter
+        # sends the same ones every time.
+        self._heads: dict[tuple[str, str, tuple[tuple[str, str], ...]], tuple[_Target, bytes]] = {}
         self._tls: ssl.SSLContext | None = None
         self.opened = 0  # connections opened so far (tests, metrics)
 
@@ -225,14 +242,33 @@ class HttpClient:
         return target
 
     async def request(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        within: float | None = None,
     ) -> Response:
-        target = self._target(url)
-        head = _head(method, target, headers, len(body))
-        connection = self._take(target.key) or await self._connect(target.key)
+        """The answer; TimeoutError when it has not come `within` seconds from now
+        (connecting included), HttpError when the exchange failed."""
+        key = (method, url, tuple(headers.items()))
+        cached = self._heads.get(key)
+        if cached is None:
+            target = self._target(url)
+            cached = (target, _head(method, target, headers))
+            if len(self._heads) < 64:
+                self._heads[key] = cached
+        target, prefix = cached
+        head = prefix + b"Content-Length: %d\r\n\r\n" % len(body)
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
+        connection = self._take(target.key)
+        if connection is None:
+            async with asyncio.timeout_at(deadline):
+                connection = await self._connect(target.key)
         self._busy.add(connection)
         try:
-            response = await connection.exchange(head, body)
+            response = await connection.exchange(head, body, deadline)
         except BaseException:
             connection.close()  # unfinished: its answer could still arrive
             raise
@@ -289,7 +325,8 @@ class HttpClient:
         await asyncio.sleep(0)  # let the transports' close callbacks run
 
 
-def _head(method: str, target: _Target, headers: Mapping[str, str], length: int) -> bytes:
+def _head(method: str, target: _Target, headers: Mapping[str, str]) -> bytes:
+    """The request line and headers, without Content-Length and the blank line."""
     lines = [f"{method} {target.path} HTTP/1.1", f"Host: {target.host_header}"]
     agent = True
     for name, value in headers.items():
@@ -299,8 +336,7 @@ def _head(method: str, target: _Target, headers: Mapping[str, str], length: int)
         lines.append(f"{name}: {value}")
     if agent:
         lines.append(f"User-Agent: {USER_AGENT}")
-    lines.append(f"Content-Length: {length}")
     try:
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return ("\r\n".join(lines) + "\r\n").encode("latin-1")
     except UnicodeEncodeError as exc:
         raise HttpError(f"a header holds a character HTTP cannot carry: {exc}") from exc

@@ -195,10 +195,9 @@ class HttpSender:
     async def _exchange(self, outbound: OutboundRequest) -> ProviderResponse | SendResult:
         """The provider's answer, or the RETRYABLE result of a transport failure."""
         try:
-            async with asyncio.timeout(self.timeout):
-                answer = await self.client.request(
-                    outbound.method, outbound.url, outbound.headers, outbound.body
-                )
+            answer = await self.client.request(
+                outbound.method, outbound.url, outbound.headers, outbound.body, self.timeout
+            )
             return ProviderResponse(answer.status, answer.reason, answer.headers, answer.content)
         except TimeoutError as exc:
             return SendResult(
