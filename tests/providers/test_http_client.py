@@ -189,7 +189,7 @@ async def test_a_timed_out_exchange_closes_its_connection(how: str) -> None:
     async with serving(slow_first) as (url, connections):
         client = HttpClient()
 
-        async def given_up() -> None:
+        async def give_up() -> None:
             if how == "its timeout":
                 await client.request("POST", url + "/send", {}, b"a=1", within=0.1)
             else:
@@ -197,7 +197,7 @@ async def test_a_timed_out_exchange_closes_its_connection(how: str) -> None:
                     await post(client, url)
 
         with pytest.raises(TimeoutError):
-            await given_up()
+            await give_up()
         second = await post(client, url)
         await client.aclose()
     assert second.content == b"{}"
