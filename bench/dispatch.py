@@ -55,6 +55,7 @@ class Variant:
     name: str
     what: str
     environment: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
 
 
 # The line times send call → every message final. The mock's delivery receipts (due a
@@ -77,6 +78,9 @@ VARIANTS = {
             "aio-pika exchange.publish, gathered",
             {"RABBITMQ_PUBLISHER": "aio-pika", **NO_RECEIPTS},
         ),
+        Variant("two-workers", "the default configuration, two worker processes", NO_RECEIPTS, 2),
+        Variant("lanes-3", "WORKER_CONCURRENCY=3000", {"WORKER_CONCURRENCY": "3000", **NO_RECEIPTS}),
+        Variant("lanes-4", "WORKER_CONCURRENCY=4000", {"WORKER_CONCURRENCY": "4000", **NO_RECEIPTS}),
     )
 }
 # (candidate, without it, what it measures, the speed-up that keeps the candidate). The
@@ -168,11 +172,12 @@ async def dispatch_once(
             finally:
                 await connection.close()
         api = api_command(database_url, queue, **variant.environment)
-        worker = worker_command(database_url, queue, **variant.environment)
-        with processes([api, worker]) as procs:
+        workers = [worker_command(database_url, queue, **variant.environment)] * variant.workers
+        with processes([api, *workers]) as procs:
             profile = None
             if profiled:
-                pids = {"api": [procs[0].pid], "worker": [procs[1].pid], **(others or {})}
+                worker_pids = [p.pid for p in procs[1:]]
+                pids = {"api": [procs[0].pid], "worker": worker_pids, **(others or {})}
                 profile = Profile({**pids, "rabbitmq": broker_pids()}, statements_on)
             async with client() as http:
                 await wait_ready(http)
@@ -236,7 +241,8 @@ async def bench_dispatch(
     for name in names[1:]:
         other = statistics.median(rates[name])
         info(
-            f"dispatch {messages} msgs, 1 worker, latency 0, {name:<8} {other:>7.0f} msg/s  "
+            f"dispatch {messages} msgs, {VARIANTS[name].workers} worker(s), latency 0, "
+            f"{name:<8} {other:>7.0f} msg/s  "
             f"floor {floor:>7.0f} msg/s  ratio {other / floor:.3f}  "
             f"({VARIANTS[name].what}; runs {_fmt(rates[name])})"
         )
