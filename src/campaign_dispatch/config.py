@@ -75,9 +75,9 @@ class Settings(BaseSettings):
     max_retries: int = Field(3, ge=0, le=20)
     retry_base_delay_ms: int = Field(1000, ge=1)
     # A claim, and an outcome write, costs the database far less per message in batches
-    # of 1 000 than of 200, and four lanes keep the pipeline fuller than two while one
-    # waits on its statement (docs/benchmarks.md): four lanes of 1 000 by default.
-    worker_concurrency: int = Field(4000, ge=1, le=10_000)
+    # of 1 000 than of 200 (docs/benchmarks.md): two lanes of 1 000 by default. Four are
+    # faster in some runs but wait on each other's counter rows (docs/benchmarks.md).
+    worker_concurrency: int = Field(2000, ge=1, le=10_000)
     worker_batch_size: int = Field(1000, ge=1, le=5_000)
     lease_seconds: float = Field(60.0, gt=0)
     # Pause a campaign whose last AUTO_PAUSE_WINDOW attempts failed more often than this
