@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     retry_base_delay_ms: int = Field(1000, ge=1)
     # A claim, and an outcome write, costs the database far less per message in batches
     # of 1 000 than of 200 (docs/benchmarks.md): two lanes of 1 000 by default. Four are
-    # faster in some runs but wait on each other's counter rows (docs/benchmarks.md).
+    # faster in some runs but cost PostgreSQL more per message (docs/benchmarks.md).
     worker_concurrency: int = Field(2000, ge=1, le=10_000)
     worker_batch_size: int = Field(1000, ge=1, le=5_000)
     lease_seconds: float = Field(60.0, gt=0)
