@@ -8,7 +8,11 @@ from alembic.config import Config
 ALEMBIC_INI = Path(__file__).resolve().parents[3] / "alembic.ini"
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def alembic_config(database_url: str) -> Config:
     config = Config(str(ALEMBIC_INI))
     config.attributes["database_url"] = database_url
-    command.upgrade(config, revision)
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
