@@ -53,3 +53,28 @@ async def test_a_late_outcome_of_an_expired_claim_is_ignored(
         )
     [done] = await messages(runtime, campaign["id"])
     assert (done.status, done.retry_count, done.rendered_content) == ("sent", 1, "Hi")
+
+
+async def test_an_outcome_is_written_only_to_the_campaign_its_claim_returned(
+    client, runtime, make_customer, make_campaign
+):
+    customer = await make_customer()
+    campaign = await make_campaign()
+    await client.post(f"/campaigns/{campaign['id']}/send", json={"customer_ids": [customer["id"]]})
+    [message] = await messages(runtime, campaign["id"])
+    repositories = runtime.resources.repositories
+    async with runtime.sessions() as session, session.begin():
+        [claim] = await repositories.claims.claim(
+            session, [Job(message.id, 0)], utcnow(), timedelta(seconds=60)
+        )
+    assert claim.campaign_id == campaign["id"]
+
+    for campaign_id, status in ((campaign["id"] + 1, "sending"), (campaign["id"], "sent")):
+        async with runtime.sessions() as session, session.begin():
+            await repositories.outcomes.record(
+                session,
+                [Outcome(message.id, 0, MessageStatus.SENT, "Hi", campaign_id=campaign_id)],
+                utcnow(),
+            )
+        [written] = await messages(runtime, campaign["id"])
+        assert written.status == status

@@ -46,6 +46,9 @@ class Outcome:
     which says nothing about the message)."""
     free: bool = False
     """A new attempt that does not count toward MAX_RETRIES (a throttled answer)."""
+    campaign_id: int | None = None
+    """The message's campaign, as its claim returned it: PostgreSQL then need not look
+    it up by key (the write still checks it). None: looked up."""
 
 
 _HAS_UNFINISHED = exists().where(M.campaign_id == Campaign.id, M.status.in_(UNFINISHED))
@@ -91,6 +94,8 @@ class OutcomeRepository:
             attempt, campaign_id, campaign_status = claimed.get(o.message_id, (None, 0, None))
             if attempt != o.attempt:
                 continue  # claimed again since (a lease ran out): not this worker's to write
+            if o.campaign_id is not None and o.campaign_id != campaign_id:
+                continue  # not the message its claim returned
             if o.status == MessageStatus.PENDING and campaign_status == CampaignStatus.CANCELLED:
                 o = replace(o, status=MessageStatus.FAILED, retry_in=None)
             current.append((o, campaign_id))
@@ -277,12 +282,15 @@ _PG_RECORD = text(
             CAST(:ids AS BIGINT[]), CAST(:attempts AS INTEGER[]), CAST(:statuses AS VARCHAR[]),
             CAST(:rendered AS TEXT[]), CAST(:errors AS TEXT[]), CAST(:codes AS VARCHAR[]),
             CAST(:retry_ins AS DOUBLE PRECISION[]), CAST(:providers AS VARCHAR[]),
-            CAST(:pmids AS VARCHAR[]), CAST(:counted AS INTEGER[]), CAST(:free AS INTEGER[])
-        ) AS v(id, attempt, status, rendered, error, code, retry_in, provider, pmid, counted, free)
+            CAST(:pmids AS VARCHAR[]), CAST(:counted AS INTEGER[]), CAST(:free AS INTEGER[]),
+            CAST(:campaigns AS BIGINT[])
+        ) AS v(id, attempt, status, rendered, error, code, retry_in, provider, pmid, counted, free,
+            given)
     ), targets AS MATERIALIZED (
-        -- a lookup per key (repositories/claims.py says why)
-        SELECT v.*,
-            (SELECT m.campaign_id FROM outbound_messages AS m WHERE m.id = v.id) AS campaign_id
+        -- the campaign the claim returned, else a lookup per key (repositories/claims.py
+        -- says why per key)
+        SELECT v.*, COALESCE(v.given,
+            (SELECT m.campaign_id FROM outbound_messages AS m WHERE m.id = v.id)) AS campaign_id
         FROM v
     ), retrying AS MATERIALIZED (
         SELECT campaigns.id, campaigns.status FROM campaigns
@@ -291,8 +299,8 @@ _PG_RECORD = text(
         )
         FOR SHARE OF campaigns
     ), w AS (
-        SELECT t.id, t.attempt, t.rendered, t.error, t.code, t.retry_in, t.provider, t.pmid,
-            t.counted, t.free,
+        SELECT t.id, t.campaign_id, t.attempt, t.rendered, t.error, t.code, t.retry_in,
+            t.provider, t.pmid, t.counted, t.free,
             CASE WHEN t.status = :retry_status AND r.status = :cancelled_campaign
                 THEN :failed_status ELSE t.status END AS status
         FROM targets AS t LEFT JOIN retrying AS r ON r.id = t.campaign_id
@@ -315,7 +323,8 @@ _PG_RECORD = text(
             lease_expires_at = NULL,
             updated_at = :now
         FROM w
-        WHERE m.id = w.id AND m.status = :claimed_status AND m.retry_count = w.attempt
+        WHERE m.id = w.id AND m.campaign_id = w.campaign_id AND m.status = :claimed_status
+            AND m.retry_count = w.attempt
         RETURNING m.id, m.campaign_id, w.attempt, w.status, w.code, w.error, w.pmid, w.counted
     )
     INSERT INTO message_attempts
@@ -349,6 +358,7 @@ class PostgresOutcomeRepository(OutcomeRepository):
                 "pmids": [o.provider_message_id for o in outcomes],
                 "counted": [int(o.counted) for o in outcomes],
                 "free": [int(o.free) for o in outcomes],
+                "campaigns": [o.campaign_id for o in outcomes],
                 "now": now,
                 "sent_status": MessageStatus.SENT.value,
                 "retry_status": MessageStatus.PENDING.value,

@@ -133,6 +133,7 @@ def _outcome(r: AttemptResult, policy: RetryPolicy, decisions: Decisions) -> Out
             provider_message_id=r.provider_message_id,
             counted=counted,
             free=free,
+            campaign_id=r.campaign_id,
         )
 
     if r.error is None:
