@@ -8,6 +8,7 @@ from sqlalchemy import update
 from campaign_dispatch.background import Role
 from campaign_dispatch.clock import utcnow
 from campaign_dispatch.models import OutboundMessage
+from campaign_dispatch.providers.mock import MockSender
 from campaign_dispatch.queue import Job
 from campaign_dispatch.repositories.outbox import DueMessage
 from campaign_dispatch.statuses import MessageStatus
@@ -70,6 +71,38 @@ async def test_a_hanging_personalizer_times_out_within_the_lease(
 
     row = await eventually(failed)
     assert row.last_error == "personalizer timed out after 0.2s"
+
+
+async def test_a_hanging_provider_times_out_its_message_and_not_the_batch(
+    client, runtime, make_customer, make_campaign
+):
+    """One deadline bounds a batch's sends: the message whose send hangs fails with a
+    timeout when it passes; the others in the batch, already answered, are sent."""
+    hung: list[int] = []
+
+    class HangOnFirst(MockSender):
+        async def send(self, request):
+            if not hung:
+                hung.append(request.message_id)
+                await asyncio.sleep(3600)
+            return await super().send(request)
+
+    runtime.settings = runtime.settings.model_copy(update={"lease_seconds": 0.4, "max_retries": 0})
+    runtime.sender = HangOnFirst()
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 3)
+    await runtime.start({Role.RELAY, Role.WORKER})
+
+    async def final():
+        rows = await messages(runtime, campaign_id)
+        return all(r.status in ("sent", "failed") for r in rows) and rows
+
+    rows = {r.id: r for r in await eventually(final)}
+    [stuck] = hung
+    assert (rows[stuck].status, rows[stuck].last_error) == (
+        "failed",
+        "provider timed out after 0.2s",
+    )
+    assert {r.status for mid, r in rows.items() if mid != stuck} == {"sent"}
 
 
 async def test_emptying_the_template_cache_mid_batch_does_not_fail_the_batch(

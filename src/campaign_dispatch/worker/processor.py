@@ -7,7 +7,7 @@ or already past that attempt is acknowledged and ignored, never retried.
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -44,6 +44,50 @@ _FAILURES = {  # each refusing class: its error code, and whether trying again m
     ProviderOutcome.OPTED_OUT: (Code.OPTED_OUT, False),
     ProviderOutcome.ACCOUNT: (Code.PROVIDER_ACCOUNT, True),
 }
+
+
+class _Deadline:
+    """One timer for a batch's attempts, where `asyncio.timeout` would arm one per
+    attempt (a timer handle armed and cancelled per message, about a tenth of the
+    worker's time per message). When it fires, each attempt still running is cancelled;
+    the attempt, catching that, asks `passed()`, which also tells the deadline's own
+    cancellation from anyone else's (a shutdown's), as `asyncio.timeout` does."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._tasks: set[asyncio.Task[AttemptResult]] = set()
+        self._fired: set[asyncio.Task[AttemptResult]] = set()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_at(loop.time() + seconds, self._fire)
+
+    def watch(self, attempt: Coroutine[None, None, AttemptResult]) -> asyncio.Task[AttemptResult]:
+        task = asyncio.ensure_future(attempt)
+        self._tasks.add(task)
+        return task
+
+    def release(self) -> None:
+        """The calling attempt is past what the deadline bounds: it is not cancelled."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.discard(task)
+
+    def passed(self) -> bool:
+        """In an attempt that was cancelled: True if by this deadline alone (its
+        cancellation is then withdrawn, so the attempt may return a result)."""
+        task = asyncio.current_task()
+        if task is None or task not in self._fired:
+            return False
+        self._fired.discard(task)
+        return task.uncancel() == 0
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+                self._fired.add(task)
 
 
 @dataclass(frozen=True)
@@ -100,9 +144,14 @@ class BatchProcessor:
         claims = await self._screen(claims, templates)
 
         metrics.IN_FLIGHT.inc(len(claims))
+        # Rendering and sending share one deadline well inside the lease: a slow
+        # personalizer or provider cannot outlive the claim.
+        deadline = _Deadline(self.lease_seconds / 2)
         try:
-            results = await asyncio.gather(*(self._attempt(c, templates) for c in claims))
+            attempts = [deadline.watch(self._attempt(c, templates, deadline)) for c in claims]
+            results = await asyncio.gather(*attempts)
         finally:
+            deadline.cancel()
             metrics.IN_FLIGHT.dec(len(claims))
         if results:
             decisions = decide(results, self.policy)
@@ -176,7 +225,7 @@ class BatchProcessor:
         return ready
 
     async def _attempt(
-        self, claim: Claim, templates: Mapping[int, CampaignTemplate]
+        self, claim: Claim, templates: Mapping[int, CampaignTemplate], deadline: "_Deadline"
     ) -> AttemptResult:
         def result(
             rendered: str | None,
@@ -208,52 +257,49 @@ class BatchProcessor:
         if claim.customer is None:
             return result(None, "customer not found", Code.CUSTOMER_NOT_FOUND, retryable=False)
         sender = self.senders[campaign.channel]
-        # Rendering and sending share one deadline well inside the lease: a slow
-        # personalizer or provider cannot outlive the claim.
-        timeout = self.lease_seconds / 2
         rendered: str | None = None
         with metrics.SEND_ATTEMPT_SECONDS.time():
             try:
-                async with asyncio.timeout(timeout):
-                    try:
-                        rendered = await self.personalizer.personalize(
-                            campaign.template, claim.customer, channel=campaign.channel
-                        )
-                        template = await self._whatsapp_template(campaign, claim)
-                    except TemplateError as exc:  # cannot get better by retrying
-                        return result(
-                            None, f"template error: {exc}", Code.TEMPLATE_ERROR, retryable=False
-                        )
-                    except Exception as exc:  # a personalizer fault fails this attempt only
-                        log.exception(
-                            "personalizer raised unexpectedly", message_id=claim.message_id
-                        )
-                        return result(
-                            None, f"personalization failed: {exc!r}", Code.PERSONALIZATION_FAILED
-                        )
-                    deferred = await self._wait_for_rate(campaign.channel, rendered)
-                    if deferred is not None:
-                        error = "deferred: no slot of the shared rate limit within the lease"
-                        return result(rendered, error, Code.PROVIDER_THROTTLED, answer=deferred)
-                    answer = await sender.send(
-                        SendRequest(
-                            claim.message_id,
-                            campaign.channel,
-                            str(claim.customer["phone"]),
-                            rendered,
-                            template,
-                        )
+                try:
+                    rendered = await self.personalizer.personalize(
+                        campaign.template, claim.customer, channel=campaign.channel
                     )
-            except TimeoutError:
+                    template = await self._whatsapp_template(campaign, claim)
+                except TemplateError as exc:  # cannot get better by retrying
+                    return result(
+                        None, f"template error: {exc}", Code.TEMPLATE_ERROR, retryable=False
+                    )
+                except Exception as exc:  # a personalizer fault fails this attempt only
+                    log.exception("personalizer raised unexpectedly", message_id=claim.message_id)
+                    return result(
+                        None, f"personalization failed: {exc!r}", Code.PERSONALIZATION_FAILED
+                    )
+                deferred = await self._wait_for_rate(campaign.channel, rendered)
+                if deferred is not None:
+                    error = "deferred: no slot of the shared rate limit within the lease"
+                    return result(rendered, error, Code.PROVIDER_THROTTLED, answer=deferred)
+                answer = await sender.send(
+                    SendRequest(
+                        claim.message_id,
+                        campaign.channel,
+                        str(claim.customer["phone"]),
+                        rendered,
+                        template,
+                    )
+                )
+            except asyncio.CancelledError:
+                if not deadline.passed():
+                    raise  # shutdown, not the deadline
                 if rendered is None:
-                    error = f"personalizer timed out after {timeout:g}s"
+                    error = f"personalizer timed out after {deadline.seconds:g}s"
                     return result(None, error, Code.PERSONALIZATION_FAILED)
-                error = f"provider timed out after {timeout:g}s"
+                error = f"provider timed out after {deadline.seconds:g}s"
                 return result(rendered, error, Code.PROVIDER_TIMEOUT, provider=sender.name)
             except Exception as exc:
                 log.exception("sender raised unexpectedly", message_id=claim.message_id)
                 error = f"unexpected sender error: {exc!r}"
                 return result(rendered, error, Code.PROVIDER_ERROR, provider=sender.name)
+        deadline.release()
         metrics.PROVIDER_OUTCOMES.labels(sender.name, answer.outcome).inc()
         if answer.outcome == ProviderOutcome.THROTTLED and self.rate_limit is not None:
             await self.rate_limit.throttled(campaign.channel, answer.retry_after)
