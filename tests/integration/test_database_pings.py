@@ -67,7 +67,7 @@ async def test_a_connection_just_used_is_not_pinged(database_url, monkeypatch):
         monkeypatch.setattr(engine_module, "PING_IDLE_SECONDS", 60.0)
         dead = await _backend(database)
         await _terminate(database_url, dead)
-        with pytest.raises(Exception, match="connection|closed|terminat"):
+        with pytest.raises(Exception, match=r"connection|closed|terminat"):
             await _backend(database)
         assert await _backend(database) != dead
     finally:

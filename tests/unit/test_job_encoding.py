@@ -19,7 +19,7 @@ def test_what_encode_writes_decodes_to_the_same_job(job):
 
 
 @pytest.mark.parametrize(
-    "body, job",
+    ("body", "job"),
     [
         (b'{"attempt": 2, "outbound_message_id": 7}', Job(7, 2)),  # another order
         (b'{"outbound_message_id":7}', Job(7, 0)),  # no attempt, no spaces
