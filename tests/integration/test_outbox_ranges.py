@@ -130,3 +130,20 @@ async def test_the_relay_loop_publishes_a_range_end_to_end(
     assert _published(runtime) == Counter(m.id for m in await messages(runtime, campaign_id))
     assert await _count(runtime, RelayBatch) == 0
     assert await _count(runtime, OutboxRange) == 0
+
+
+async def test_a_range_spans_the_campaigns_messages_and_none_covers_no_message(
+    client, runtime, make_customer, make_campaign
+):
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 3)
+    rows = await messages(runtime, campaign_id)
+    empty = await make_campaign()
+    outbox = runtime.resources.repositories.outbox
+    async with runtime.sessions() as session, session.begin():
+        await outbox.cover(session, empty["id"], utcnow())  # no messages: no range
+        spans = (
+            await session.execute(
+                select(OutboxRange.campaign_id, OutboxRange.next_id, OutboxRange.last_id)
+            )
+        ).all()
+    assert [tuple(s) for s in spans] == [(campaign_id, rows[0].id, rows[-1].id)]

@@ -220,7 +220,7 @@ class HttpClient:
         # sends the same ones every time.
         self._heads: dict[tuple[str, str, tuple[tuple[str, str], ...]], tuple[_Target, bytes]] = {}
         self._tls: ssl.SSLContext | None = None
-        self.opened = 0  # connections opened so far (tests, metrics)
+        self.opened = 0  # connections opened so far (the tests read it)
 
     def _target(self, url: str) -> _Target:
         target = self._targets.get(url)

@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import DateTime, and_, delete, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaign_dispatch.models import OutboundMessage as M
 from campaign_dispatch.models import OutboxRange, RelayBatch
+from campaign_dispatch.models.base import IdType
 from campaign_dispatch.repositories.dbclock import PG_NOW_SQL, pg_now
 from campaign_dispatch.statuses import MessageStatus
 
@@ -103,17 +104,18 @@ class OutboxRepository:
         once, from draft or scheduled: every message it has is this send's)."""
         if stamp is None:
             return
-        first, last = (
-            await session.execute(
-                select(func.min(M.id), func.max(M.id)).where(M.campaign_id == campaign_id)
+        span = (
+            select(
+                literal(campaign_id, IdType),
+                literal(stamp, DateTime()),
+                func.min(M.id),
+                func.max(M.id),
             )
-        ).one()
-        if first is not None:
-            await session.execute(
-                insert(OutboxRange).values(
-                    campaign_id=campaign_id, stamp=stamp, next_id=first, last_id=last
-                )
-            )
+            .where(M.campaign_id == campaign_id)
+            .having(func.count() > 0)  # no messages, no range
+        )
+        columns = ["campaign_id", "stamp", "next_id", "last_id"]
+        await session.execute(insert(OutboxRange).from_select(columns, span))
 
     async def take_range(self, session: AsyncSession, limit: int, hold: timedelta) -> TakenBatch:
         """The next piece of a range (PostgreSQL: SQLite's sends are born unpublished)."""
