@@ -105,6 +105,29 @@ async def test_a_hanging_provider_times_out_its_message_and_not_the_batch(
     assert {r.status for mid, r in rows.items() if mid != stuck} == {"sent"}
 
 
+async def test_a_sender_that_times_out_itself_fails_the_attempt_as_a_timeout(
+    client, runtime, make_customer, make_campaign
+):
+    class TimesOut(MockSender):
+        async def send(self, request):
+            raise TimeoutError("the sender's own limit")
+
+    runtime.settings = runtime.settings.model_copy(update={"max_retries": 0})
+    runtime.sender = TimesOut()
+    campaign_id = await send_to_new_customers(client, make_customer, make_campaign, 1)
+    await runtime.start({Role.RELAY, Role.WORKER})
+
+    async def failed():
+        [row] = await messages(runtime, campaign_id)
+        return row.status == "failed" and row
+
+    row = await eventually(failed)
+    assert (row.error_code, row.last_error) == (
+        "PROVIDER_TIMEOUT",
+        'provider timed out: TimeoutError("the sender\'s own limit")',
+    )
+
+
 async def test_emptying_the_template_cache_mid_batch_does_not_fail_the_batch(
     client, runtime, make_customer, make_campaign, monkeypatch
 ):

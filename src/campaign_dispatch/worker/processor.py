@@ -295,6 +295,9 @@ class BatchProcessor:
                     return result(None, error, Code.PERSONALIZATION_FAILED)
                 error = f"provider timed out after {deadline.seconds:g}s"
                 return result(rendered, error, Code.PROVIDER_TIMEOUT, provider=sender.name)
+            except TimeoutError as exc:  # a sender's own time limit (the HTTP ones answer)
+                error = f"provider timed out: {exc!r}"
+                return result(rendered, error, Code.PROVIDER_TIMEOUT, provider=sender.name)
             except Exception as exc:
                 log.exception("sender raised unexpectedly", message_id=claim.message_id)
                 error = f"unexpected sender error: {exc!r}"
