@@ -26,6 +26,7 @@ TABLES = (
     "customer_consent_events",
     "customers",
     "relay_batches",
+    "outbox_ranges",
     "early_receipts",
     "inbound_messages",
     "campaign_message_counts",
