@@ -1,6 +1,7 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,25 +56,35 @@ def _create_postgres_database() -> tuple[str, Callable[[], None]]:
     return admin.set(database=name).render_as_string(hide_password=False), drop
 
 
-@pytest.fixture(
-    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A freshly migrated database per backend for the whole run."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-        upgrade(url)
+# Both backends, PostgreSQL's cases marked (CI requires the server; elsewhere it may skip).
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def own_database(backend: str, directory: Path, revision: str = "head") -> Iterator[str]:
+    """A new database of `backend` ("sqlite" or "postgres") migrated to `revision`, and
+    dropped afterwards; SQLite's file is made in `directory`."""
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / 'test.db'}"
+        upgrade(url, revision)
         yield url
         return
     require(POSTGRES_URL, 5432, "PostgreSQL")
     url, drop = _create_postgres_database()
     try:
-        upgrade(url)
+        upgrade(url, revision)
         yield url
     finally:
         drop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A freshly migrated database per backend for the whole run."""
+    with own_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from sqlalchemy import text
 
 from campaign_dispatch.db import create_engine
 from campaign_dispatch.db.migrate import upgrade
-from tests.conftest import _create_postgres_database
-from tests.services import POSTGRES_URL, require
+from tests.conftest import BACKENDS, own_database
 
 LOGGER = "alembic.runtime.migration.0009"
 
@@ -39,21 +38,11 @@ BULK = {100 + i: (f"07130{i:05d}", f"+2547130{i:05d}") for i in range(1200)}
 LATE = {2000: ("+254755000014", "+254755000014")}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database at revision 0008."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-        upgrade(url, "0008")
+    with own_database(request.param, tmp_path, "0008") as url:
         yield url
-        return
-    require(POSTGRES_URL, 5432, "PostgreSQL")
-    url, drop = _create_postgres_database()
-    try:
-        upgrade(url, "0008")
-        yield url
-    finally:
-        drop()
 
 
 def insert(url: str, rows: dict[int, tuple[str, str]]) -> None:

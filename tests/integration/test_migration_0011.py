@@ -13,25 +13,14 @@ from sqlalchemy import inspect, text
 
 from campaign_dispatch.db import create_engine
 from campaign_dispatch.db.migrate import alembic_config, upgrade
-from tests.conftest import _create_postgres_database
-from tests.services import POSTGRES_URL, require
+from tests.conftest import BACKENDS, own_database
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def migrated(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database of its own at head (this test downgrades it)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'attempts.db'}"
-        upgrade(url)
+    """A database of its own at head (these tests downgrade it)."""
+    with own_database(request.param, tmp_path) as url:
         yield url
-        return
-    require(POSTGRES_URL, 5432, "PostgreSQL")
-    url, drop = _create_postgres_database()
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        drop()
 
 
 SEED = [
@@ -100,14 +89,9 @@ def test_a_messages_delete_takes_its_attempts_only(migrated):
 
 
 @pytest.mark.postgres
-def test_a_truncate_of_the_messages_empties_the_attempts():
-    require(POSTGRES_URL, 5432, "PostgreSQL")
-    url, drop = _create_postgres_database()
-    try:
-        upgrade(url)
+def test_a_truncate_of_the_messages_empties_the_attempts(tmp_path):
+    with own_database("postgres", tmp_path) as url:
         assert run(url, *SEED, "TRUNCATE outbound_messages") == []
-    finally:
-        drop()
 
 
 def test_the_migration_runs_both_ways_over_attempts(migrated):
