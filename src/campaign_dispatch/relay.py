@@ -76,7 +76,7 @@ class Relay:
         # piece of a send's range, so that a large send does not hold them back.
         async with self.database.statement_sessions.begin() as session:
             batch = await self.outbox.take_due(session, utcnow(), self.batch_size, self.hold)
-        if batch.batch_id is None and self.outbox.ranges:  # SQLite: a transaction saved
+        if batch.batch_id is None:
             async with self.database.statement_sessions.begin() as session:
                 batch = await self.outbox.take_range(session, self.batch_size, self.hold)
         if batch.batch_id is None:

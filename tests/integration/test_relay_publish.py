@@ -160,22 +160,3 @@ async def test_a_confirmed_batch_leaves_no_record(client, runtime, make_customer
     async with runtime.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(RelayBatch)) == 0
     assert not await unpublished(runtime, campaign_id)
-
-
-async def test_a_look_with_nothing_due_takes_one_statement_where_sends_have_no_ranges(
-    runtime, monkeypatch
-):
-    """SQLite's sends are born unpublished (no ranges): a look that finds nothing due does
-    not open a second transaction for a range, which there would take the write lock."""
-    resources = runtime.resources
-    outbox = resources.repositories.outbox
-    looked: list[str] = []
-
-    async def take_range(session, limit, hold):
-        looked.append("range")
-        return await type(outbox).take_range(outbox, session, limit, hold)
-
-    monkeypatch.setattr(outbox, "take_range", take_range)
-    relay = Relay(resources.database, outbox, runtime.queue)
-    assert await relay.publish_due() == 0
-    assert looked == (["range"] if resources.database.dialect == "postgresql" else [])

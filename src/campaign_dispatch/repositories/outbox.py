@@ -91,9 +91,6 @@ async def _restore(session: AsyncSession, pieces: Sequence[RangePiece]) -> None:
 class OutboxRepository:
     """The portable SQL (SQLite); PostgresOutboxRepository overrides what it does better."""
 
-    ranges = False
-    """Whether sends are covered by ranges for `take_range` (else it never finds one)."""
-
     def birth_stamp(self, now: datetime) -> datetime | None:
         """The `enqueued_at` a send's messages are inserted with: None (unpublished, for
         the relay to mark) here; PostgreSQL covers them with a range instead."""
@@ -356,8 +353,6 @@ _PG_TAKE_RANGE = text(
 
 
 class PostgresOutboxRepository(OutboxRepository):
-    ranges = True
-
     def birth_stamp(self, now: datetime) -> datetime | None:
         return now
 
