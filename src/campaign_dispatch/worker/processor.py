@@ -225,7 +225,7 @@ class BatchProcessor:
         return ready
 
     async def _attempt(
-        self, claim: Claim, templates: Mapping[int, CampaignTemplate], deadline: "_Deadline"
+        self, claim: Claim, templates: Mapping[int, CampaignTemplate], deadline: _Deadline
     ) -> AttemptResult:
         def result(
             rendered: str | None,
